@@ -1,0 +1,49 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (the suite).
+# Each creates .venv and installs what it needs by itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install demo test test-gpu lint format bench soak train evaluate export clean
+
+$(STAMP): requirements.txt setup.py setup.cfg package.xml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/stdc-ros demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q
+
+test-gpu: $(STAMP)
+	$(PY) -m pytest -q -m "gpu or tensorrt" -rs
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(VENV)/bin/stdc-ros bench
+
+soak: $(STAMP)
+	$(VENV)/bin/stdc-ros soak
+
+train: $(STAMP)
+	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu.yaml --resume
+
+clean:
+	rm -rf $(VENV) build install log *.egg-info

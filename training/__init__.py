@@ -1,0 +1,1 @@
+"""Training, evaluation and data loading for STDC (run from the repository root: python -m training ...)."""

@@ -1,0 +1,387 @@
+"""Train STDC with detail guidance: python -m training.train --config training/configs/X.yaml [key=value ...].
+
+Single process (CPU or one GPU) or ``torchrun --nproc_per_node=N -m training.train ...`` (DDP).
+Exact resume: the run folder's ``last.pt`` holds model, optimizer, scheduler, AMP scaler, RNG and iteration,
+and each sample's augmentation is seeded from (seed, epoch, position), so an interrupted run continues
+with the very batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset
+
+from stdc_ros.network import STDCSeg, build_stdc
+from stdc_ros.network.checkpoint import FORMAT as MODEL_FORMAT
+
+from .config import ExperimentConfig, load_config
+from .datasets import build_dataset
+from .evaluate import evaluate_model
+from .losses import LossWeights, STDCLoss
+from .plots import plot_curves
+from .transforms import EvalTransform, TrainTransform
+
+log = logging.getLogger("training")
+TRAIN_FORMAT = "stdc_ros.train/1"
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+    return Dist(rank=dist.get_rank(), world=world, local_rank=local)
+
+
+class SeededSamples(Dataset):
+    """Wraps a dataset so that item (epoch, position, index) is augmented with its own seed."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed = dataset, seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, position, index = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(hash((self.seed, epoch, position)) & 0x7FFFFFFF)
+            return self.dataset[index]
+
+
+class ResumableSampler(torch.utils.data.Sampler):
+    """Endless per-epoch permutations (seed + epoch), split across ranks, starting at a given batch."""
+
+    def __init__(self, size: int, batch: int, seed: int, dist_info: Dist, start_batch: int = 0) -> None:
+        self.size, self.batch, self.seed, self.dist = size, batch, seed, dist_info
+        self.start_batch = start_batch
+        self.per_epoch = max(1, size // (batch * dist_info.world))  # full batches per epoch per rank
+
+    def __iter__(self):
+        step = self.start_batch
+        while True:
+            epoch, within = divmod(step, self.per_epoch)
+            order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + epoch))
+            per_rank = order[self.dist.rank :: self.dist.world]
+            for b in range(within, self.per_epoch):
+                for j in range(self.batch):
+                    pos = b * self.batch + j
+                    yield (epoch, pos * self.dist.world + self.dist.rank, int(per_rank[pos]))
+                step += 1
+
+
+def param_groups(model: STDCSeg, cfg: ExperimentConfig) -> list[dict[str, Any]]:
+    """Weight decay only on conv weights; 10x lr on the FFM and heads (the reference recipe)."""
+    head_ids = {id(p) for p in model.head_parameters()}
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {(h, d): [] for h in (0, 1) for d in (0, 1)}
+    for p in model.parameters():
+        groups[(id(p) in head_ids, p.dim() > 1)].append(p)
+    out = []
+    for (head, decay), params in groups.items():
+        if params:
+            out.append(
+                {
+                    "params": params,
+                    "lr": cfg.optim.lr * (cfg.optim.head_lr_mult if head else 1.0),
+                    "weight_decay": cfg.optim.weight_decay if decay else 0.0,
+                }
+            )
+    return out
+
+
+def lr_factor(it: int, cfg: ExperimentConfig) -> float:
+    """Linear warmup, then poly decay to zero at ``train.iters``."""
+    o, total = cfg.optim, cfg.train.iters
+    if it < o.warmup_iters:
+        return o.warmup_start + (1.0 - o.warmup_start) * it / o.warmup_iters
+    progress = (it - o.warmup_iters) / max(1, total - o.warmup_iters)
+    return max(0.0, 1.0 - progress) ** o.power
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    _kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state["numpy"] = {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "g": int(has_gauss),
+                      "c": float(cached)}  # fmt: skip
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["g"], n["c"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def model_payload(model: STDCSeg) -> dict[str, Any]:
+    return {
+        "format": MODEL_FORMAT,
+        "variant": model.variant,
+        "num_classes": model.num_classes,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": {},
+    }
+
+
+class Trainer:
+    def __init__(self, cfg: ExperimentConfig, dist_info: Dist | None = None) -> None:
+        self.cfg = cfg
+        self.dist = dist_info or Dist()
+        self.out = Path(cfg.output)
+        self.device = torch.device(f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu")
+        if self.device.type == "cpu" and cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        torch.manual_seed(cfg.train.seed)
+        random.seed(cfg.train.seed)
+        np.random.seed(cfg.train.seed)
+
+        d = cfg.data
+        transform = TrainTransform(tuple(d.crop), tuple(d.scale), d.base_size, d.ignore_index, d.jitter)
+        train_set = build_dataset(d.dataset, Path(d.root), d.train_splits, transform)
+        if d.limit:
+            train_set.pairs = train_set.pairs[: d.limit]
+        self.train_set = SeededSamples(train_set, cfg.train.seed)
+        self.val_set = build_dataset(d.dataset, Path(d.root), [d.val_split], EvalTransform())
+        if cfg.train.val_limit:
+            self.val_set.pairs = self.val_set.pairs[: cfg.train.val_limit]
+
+        model = build_stdc(cfg.model.variant, cfg.model.num_classes)
+        if self.dist.world > 1:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.model = model.to(self.device)
+        if cfg.train.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.ddp = (
+            torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.dist.local_rank])
+            if self.dist.world > 1 and self.device.type == "cuda"
+            else torch.nn.parallel.DistributedDataParallel(self.model)
+            if self.dist.world > 1
+            else self.model
+        )
+        o = cfg.optim
+        self.optimizer = torch.optim.SGD(param_groups(self.model, cfg), lr=o.lr, momentum=o.momentum)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda it: lr_factor(it, cfg))
+        self.use_amp = cfg.train.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        lw = cfg.loss
+        self.criterion = STDCLoss(
+            d.ignore_index,
+            LossWeights(lw.main, lw.aux8, lw.aux16, lw.detail_bce, lw.detail_dice),
+            use_detail=lw.use_detail,
+        )
+        self.iteration = 0
+        self.best_miou = -1.0
+        self.elapsed = 0.0  # seconds of training over all resumed runs
+
+    # --- checkpoints -------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": TRAIN_FORMAT,
+            "model_checkpoint": model_payload(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "iteration": self.iteration,
+            "best_miou": self.best_miou,
+            "elapsed": self.elapsed,
+            "rng": rng_state(),
+            "config": self.cfg.to_dict(),
+        }
+
+    def save(self, name: str) -> Path:
+        path = self.out / name
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state(), tmp)
+        tmp.replace(path)  # atomic: an interruption never leaves a half-written checkpoint
+        return path
+
+    def resume(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("format") != TRAIN_FORMAT:
+            raise ValueError(f"{path} is not a training checkpoint")
+        self.model.load_state_dict(state["model_checkpoint"]["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.iteration = int(state["iteration"])
+        self.best_miou = float(state["best_miou"])
+        self.elapsed = float(state.get("elapsed", 0.0))
+        set_rng_state(state["rng"])
+        log.info("resumed from %s at iteration %d", path, self.iteration)
+
+    # --- loop ----------------------------------------------------------------------------------------
+    def loader(self) -> DataLoader:
+        c = self.cfg
+        sampler = ResumableSampler(len(self.train_set), c.train.batch_size, c.train.seed, self.dist, self.iteration)
+        return DataLoader(
+            self.train_set,
+            batch_size=c.train.batch_size,
+            sampler=sampler,
+            num_workers=c.data.workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=c.data.workers > 0,
+        )
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        images = images.to(self.device, non_blocking=True)
+        labels = labels.to(self.device, non_blocking=True)
+        if self.cfg.train.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        self.ddp.train()
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
+            outputs = self.ddp(images)
+        outputs = type(outputs)(*(o.float() for o in outputs))
+        loss, terms = self.criterion(outputs, labels)
+        if not math.isfinite(float(loss.detach())):
+            raise FloatingPointError(f"loss is {float(loss)} at iteration {self.iteration}: {terms}")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        terms["loss"] = float(loss.detach())
+        terms["lr"] = self.optimizer.param_groups[0]["lr"]
+        return terms
+
+    def validate(self) -> dict[str, Any]:
+        self.model.eval()
+        cm = evaluate_model(self.model, self.val_set, self.device, progress=False)
+        iou = cm.iou()
+        result = {"iteration": self.iteration, "miou": cm.miou(), "pixel_acc": cm.pixel_accuracy()}
+        result.update({f"iou_{i}": float(v) for i, v in enumerate(iou)})
+        return result
+
+    def fit(self, max_seconds: float = 0.0) -> dict[str, Any] | None:
+        """Train to ``train.iters`` (or stop after ``max_seconds``, saving ``last.pt``); returns last validation."""
+        from tqdm import tqdm
+
+        c = self.cfg.train
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.dist.main:
+            (self.out / "config.yaml").write_text(_dump_yaml(self.cfg.to_dict()))
+        writer = _tensorboard(self.out) if self.dist.main else None
+        bar = tqdm(total=c.iters, initial=self.iteration, disable=not self.dist.main, desc="train", unit="it")
+        started = time.monotonic()
+        last_val = None
+        window: list[dict[str, float]] = []
+        batches = iter(self.loader())
+        while self.iteration < c.iters:
+            t0 = time.monotonic()
+            images, labels = next(batches)
+            terms = self.step(images, labels)
+            self.iteration += 1
+            self.elapsed += time.monotonic() - t0
+            window.append(terms)
+            bar.update(1)
+            if self.dist.main and (self.iteration % c.log_interval == 0 or self.iteration == c.iters):
+                mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+                window.clear()
+                bar.set_postfix(loss=f"{mean['loss']:.3f}", lr=f"{mean['lr']:.2e}")
+                _append_csv(self.out / "train_log.csv", {"iteration": self.iteration, "seconds": self.elapsed, **mean})
+                if writer:
+                    for k, v in mean.items():
+                        writer.add_scalar(f"train/{k}", v, self.iteration)
+            done = self.iteration == c.iters
+            if self.dist.main and c.val_interval and (self.iteration % c.val_interval == 0 or done):
+                last_val = self.validate()
+                _append_csv(self.out / "val_log.csv", last_val)
+                bar.write(f"iter {self.iteration}: val mIoU {last_val['miou'] * 100:.2f}")
+                if writer:
+                    writer.add_scalar("val/miou", last_val["miou"], self.iteration)
+                if last_val["miou"] > self.best_miou:
+                    self.best_miou = last_val["miou"]
+                    self.save("best.pt")
+                plot_curves(self.out)
+            if self.dist.main and (self.iteration % c.checkpoint_interval == 0 or done):
+                self.save("last.pt")
+            if max_seconds and time.monotonic() - started > max_seconds and not done:
+                if self.dist.main:
+                    self.save("last.pt")
+                    bar.write(f"time budget reached at iteration {self.iteration}; resume with --resume")
+                break
+        bar.close()
+        if writer:
+            writer.close()
+        return last_val
+
+
+def _dump_yaml(data: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional; the CSV logs always exist
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True, help="experiment YAML under training/configs/")
+    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt if it exists")
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop (and save) after this long")
+    parser.add_argument("overrides", nargs="*", help="config overrides such as train.iters=100")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = load_config(args.config, args.overrides)
+    dist_info = setup_distributed()
+    trainer = Trainer(cfg, dist_info)
+    last = Path(cfg.output) / "last.pt"
+    if args.resume and last.exists():
+        trainer.resume(last)
+    result = trainer.fit(max_seconds=args.max_minutes * 60.0)
+    if dist_info.main and result:
+        print(f"final val mIoU {result['miou'] * 100:.2f} at iteration {result['iteration']}")
+    if dist_info.world > 1:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
