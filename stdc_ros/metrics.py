@@ -15,9 +15,11 @@ class ConfusionMatrix:
     num_classes: int
     ignore_index: int
     matrix: np.ndarray = field(init=False)
+    missed: np.ndarray = field(init=False)  # per true class: predictions outside 0..num_classes-1
 
     def __post_init__(self) -> None:
         self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+        self.missed = np.zeros(self.num_classes, dtype=np.int64)
 
     def update(self, prediction: np.ndarray, truth: np.ndarray) -> None:
         prediction, truth = np.asarray(prediction), np.asarray(truth)
@@ -25,17 +27,21 @@ class ConfusionMatrix:
             raise ValueError(f"prediction {prediction.shape} and truth {truth.shape} differ in shape")
         keep = (truth != self.ignore_index) & (truth < self.num_classes)
         t = truth[keep].astype(np.int64)
-        p = np.clip(prediction[keep].astype(np.int64), 0, self.num_classes)  # out-of-range = wrong
-        counts = np.bincount(t * (self.num_classes + 1) + p, minlength=self.num_classes * (self.num_classes + 1))
-        self.matrix += counts.reshape(self.num_classes, self.num_classes + 1)[:, : self.num_classes]
+        p = prediction[keep].astype(np.int64)
+        p = np.where((p >= 0) & (p < self.num_classes), p, self.num_classes)  # out of range: always wrong
+        n = self.num_classes
+        counts = np.bincount(t * (n + 1) + p, minlength=n * (n + 1)).reshape(n, n + 1)
+        self.matrix += counts[:, :n]
+        self.missed += counts[:, n]
 
     def merge(self, other: ConfusionMatrix) -> None:
         self.matrix += other.matrix
+        self.missed += other.missed
 
     def iou(self) -> np.ndarray:
         """Per-class IoU; NaN for a class absent from both truth and prediction."""
         tp = np.diag(self.matrix).astype(np.float64)
-        union = self.matrix.sum(0) + self.matrix.sum(1) - tp
+        union = self.matrix.sum(0) + self.matrix.sum(1) + self.missed - tp
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(union > 0, tp / union, np.nan)
 
@@ -43,7 +49,7 @@ class ConfusionMatrix:
         return float(np.nanmean(self.iou())) if np.any(~np.isnan(self.iou())) else float("nan")
 
     def pixel_accuracy(self) -> float:
-        total = self.matrix.sum()
+        total = self.matrix.sum() + self.missed.sum()
         return float(np.trace(self.matrix) / total) if total else float("nan")
 
     def binary(self, positive: Sequence[int]) -> tuple[float, float]:
@@ -51,7 +57,7 @@ class ConfusionMatrix:
         pos = np.zeros(self.num_classes, dtype=bool)
         pos[list(positive)] = True
         tp = self.matrix[np.ix_(pos, pos)].sum()
-        fn = self.matrix[np.ix_(pos, ~pos)].sum()
+        fn = self.matrix[np.ix_(pos, ~pos)].sum() + self.missed[pos].sum()
         fp = self.matrix[np.ix_(~pos, pos)].sum()
         iou = tp / (tp + fp + fn) if tp + fp + fn else float("nan")
         f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")

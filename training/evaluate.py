@@ -26,7 +26,9 @@ from .transforms import EvalTransform
 def predict_logits(
     model: torch.nn.Module, image: torch.Tensor, flip: bool = False, scales: Sequence[float] = (1.0,)
 ) -> torch.Tensor:
-    """Softmax probabilities (N, C, H, W) averaged over scales and optional horizontal flip."""
+    """Class scores (N, C, H, W): the logits for one view, else softmax summed over scales and flips."""
+    if not flip and tuple(scales) == (1.0,):
+        return model(image)
     h, w = image.shape[-2:]
     total = None
     for s in scales:

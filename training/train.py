@@ -333,6 +333,8 @@ class Trainer:
                     bar.write(f"time budget reached at iteration {self.iteration}; resume with --resume")
                 break
         bar.close()
+        if self.dist.main:
+            plot_curves(self.out)
         if writer:
             writer.close()
         return last_val

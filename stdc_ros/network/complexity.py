@@ -31,7 +31,8 @@ def count_macs(model: nn.Module, input_shape: tuple[int, int, int, int]) -> int:
             handles.append(m.register_forward_hook(linear_hook))
     try:
         with torch.no_grad():
-            model(torch.zeros(input_shape))
+            device = next(model.parameters()).device  # works on the meta device too (shapes only)
+            model(torch.zeros(input_shape, device=device))
     finally:
         for h in handles:
             h.remove()
