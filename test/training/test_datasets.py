@@ -21,13 +21,13 @@ def test_camvid_split_sizes_and_labels(camvid_root: Path) -> None:
 
 
 def test_camvid_missing_files_are_named(camvid_root: Path, tmp_path: Path) -> None:
-    with pytest.raises(DatasetLayoutError, match="list file not found: .*nope.txt"):
+    with pytest.raises(DatasetLayoutError, match=r"list file not found: .*nope.txt"):
         CamVid(camvid_root, ["nope"])
     (tmp_path / "train.txt").write_text("train/a.png trainannot/a.png\n")
-    with pytest.raises(DatasetLayoutError, match="missing dataset file .*a.png"):
+    with pytest.raises(DatasetLayoutError, match=r"missing dataset file .*a.png"):
         CamVid(tmp_path, ["train"])
     (tmp_path / "val.txt").write_text("only-one-column\n")
-    with pytest.raises(DatasetLayoutError, match="val.txt:1"):
+    with pytest.raises(DatasetLayoutError, match=r"val.txt:1"):
         CamVid(tmp_path, ["val"])
 
 
@@ -43,9 +43,9 @@ def test_cityscapes_layout_and_label_mapping(tmp_path: Path) -> None:
     _, train_ids = data.load(0)
     assert train_ids[0].tolist() == [0, 1, 13, 18, CITYSCAPES_IGNORE, CITYSCAPES_IGNORE]
     (label_dir / "aachen_000000_000019_gtFine_labelIds.png").unlink()
-    with pytest.raises(DatasetLayoutError, match="gtFine_labelIds.png"):
+    with pytest.raises(DatasetLayoutError, match=r"gtFine_labelIds.png"):
         Cityscapes(tmp_path, ["val"])
-    with pytest.raises(DatasetLayoutError, match="leftImg8bit/train"):
+    with pytest.raises(DatasetLayoutError, match=r"leftImg8bit/train"):
         Cityscapes(tmp_path, ["train"])
 
 
