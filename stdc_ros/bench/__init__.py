@@ -1,0 +1,1 @@
+"""Benchmarks: inference backends (``runtimes``), and the sections ``stdc-ros bench`` prints (``cli``)."""

@@ -1,0 +1,191 @@
+"""Rolling pipeline statistics and their diagnostic_msgs/DiagnosticStatus (published on /diagnostics at 1 Hz).
+
+``PipelineStats`` is fed from the subscription callback and the worker thread (thread-safe); ``assess`` turns
+a snapshot into an OK/WARN/ERROR level and message; ``to_status`` builds the message with the documented keys.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    received: int = 0
+    processed: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    failed: int = 0
+    rejected_recent: int = 0  # within the rate window
+    input_rate_hz: float = 0.0
+    output_rate_hz: float = 0.0
+    inference_ms_p50: float | None = None
+    inference_ms_p99: float | None = None
+    latency_ms_p50: float | None = None
+    latency_ms_p99: float | None = None
+    seconds_since_input: float = 0.0
+    last_rejection: str = ""
+    last_error: str = ""  # set by a failed inference, cleared by the next success
+
+
+@dataclass
+class PipelineStats:
+    """Counters, rate windows and latency samples of one activation (``reset`` on activate)."""
+
+    window_s: float = 5.0
+    samples: int = 300
+    clock: Callable[[], float] = time.monotonic
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._start = self.clock()
+            self._last_input: float | None = None
+            self._inputs: deque[float] = deque()
+            self._outputs: deque[float] = deque()
+            self._rejections: deque[float] = deque()
+            self._inference: deque[float] = deque(maxlen=self.samples)
+            self._latency: deque[float] = deque(maxlen=self.samples)
+            self._counts = {"received": 0, "processed": 0, "dropped": 0, "rejected": 0, "failed": 0}
+            self._last_rejection = ""
+            self._last_error = ""
+
+    def on_received(self, dropped_older: bool) -> None:
+        with self._lock:
+            now = self.clock()
+            self._last_input = now
+            self._inputs.append(now)
+            self._counts["received"] += 1
+            self._counts["dropped"] += int(dropped_older)
+
+    def on_rejected(self, reason: str) -> None:
+        with self._lock:
+            self._rejections.append(self.clock())
+            self._counts["rejected"] += 1
+            self._last_rejection = reason
+
+    def on_failed(self, reason: str) -> None:
+        with self._lock:
+            self._counts["failed"] += 1
+            self._last_error = reason
+
+    def on_processed(self, inference_s: float, latency_s: float | None) -> None:
+        with self._lock:
+            self._outputs.append(self.clock())
+            self._counts["processed"] += 1
+            self._inference.append(inference_s * 1000.0)
+            if latency_s is not None:
+                self._latency.append(latency_s * 1000.0)
+            self._last_error = ""
+
+    def snapshot(self) -> StatsSnapshot:
+        with self._lock:
+            now = self.clock()
+            for times in (self._inputs, self._outputs, self._rejections):
+                while times and times[0] < now - self.window_s:
+                    times.popleft()
+            span = max(min(self.window_s, now - self._start), 1e-3)
+            inference = _percentiles(self._inference)
+            latency = _percentiles(self._latency)
+            return StatsSnapshot(
+                **self._counts,
+                rejected_recent=len(self._rejections),
+                input_rate_hz=len(self._inputs) / span,
+                output_rate_hz=len(self._outputs) / span,
+                inference_ms_p50=inference[0],
+                inference_ms_p99=inference[1],
+                latency_ms_p50=latency[0],
+                latency_ms_p99=latency[1],
+                seconds_since_input=now - (self._last_input if self._last_input is not None else self._start),
+                last_rejection=self._last_rejection,
+                last_error=self._last_error,
+            )
+
+
+def _percentiles(values: deque[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    p50, p99 = np.percentile(np.fromiter(values, float), [50, 99])
+    return float(p50), float(p99)
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    """What the node knows besides the counters."""
+
+    state: str  # lifecycle state label: unconfigured, inactive, active, finalized
+    input_topic: str
+    backend: str = ""
+    model: str = ""
+    configure_error: str = ""
+    no_input_timeout: float = 5.0
+    latency_warn_ms: float = 0.0
+    idle: bool = False  # active, but nobody subscribes to any output
+
+
+def assess(stats: StatsSnapshot, health: NodeHealth) -> tuple[int, str]:
+    """(level, message): ERROR for a failed configure or a failing backend, WARN for no/bad input or lag."""
+    if health.configure_error:
+        return ERROR, f"configure failed: {health.configure_error}"
+    if health.state != "active":
+        return OK, f"{health.state}: not processing"
+    if stats.last_error:
+        return ERROR, f"inference failing: {stats.last_error}"
+    if stats.rejected_recent:
+        return WARN, f"rejected {stats.rejected_recent} bad frame(s): {stats.last_rejection}"
+    if stats.seconds_since_input > health.no_input_timeout:
+        return WARN, f"no input on {health.input_topic} for {stats.seconds_since_input:.1f} s"
+    latency = stats.latency_ms_p50
+    if health.latency_warn_ms > 0 and latency is not None and latency > health.latency_warn_ms:
+        hint = " (stamps far from the node clock: bag replay needs use_sim_time and /clock)" if latency > 3.6e6 else ""
+        return WARN, f"pipeline latency p50 {latency:.0f} ms > {health.latency_warn_ms:.0f} ms{hint}"
+    if health.idle:
+        return OK, "idle: no subscribers"
+    return OK, "running"
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def to_status(name: str, hardware_id: str, stats: StatsSnapshot, health: NodeHealth) -> DiagnosticStatus:
+    level, message = assess(stats, health)
+    values = {
+        "state": health.state,
+        "backend": health.backend,
+        "model": health.model,
+        "input_topic": health.input_topic,
+        "input_rate_hz": _fmt(stats.input_rate_hz),
+        "output_rate_hz": _fmt(stats.output_rate_hz),
+        "inference_ms_p50": _fmt(stats.inference_ms_p50),
+        "inference_ms_p99": _fmt(stats.inference_ms_p99),
+        "latency_ms_p50": _fmt(stats.latency_ms_p50),
+        "latency_ms_p99": _fmt(stats.latency_ms_p99),
+        "frames_received": str(stats.received),
+        "frames_processed": str(stats.processed),
+        "frames_dropped": str(stats.dropped),
+        "frames_rejected": str(stats.rejected),
+        "frames_failed": str(stats.failed),
+        "seconds_since_input": _fmt(stats.seconds_since_input),
+        "last_rejection": stats.last_rejection,
+        "last_error": stats.last_error or health.configure_error,
+    }
+    return DiagnosticStatus(
+        level=level,
+        name=name,
+        message=message,
+        hardware_id=hardware_id,
+        values=[KeyValue(key=k, value=v) for k, v in values.items()],
+    )

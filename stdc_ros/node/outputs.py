@@ -1,0 +1,152 @@
+"""Segmentation output messages (labels, PNG labels, colour, overlay, camera_info), each with the input's header.
+
+Pure message building plus ``SegmentationOutputs``, which owns the publishers and builds a message only while its
+topic is enabled and has subscribers.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from rclpy.lifecycle import LifecycleNode
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+
+from ..image_codec import ChannelOrder, encode_compressed
+from .parameters import NodeConfig
+
+LABELS_PNG_FORMAT = "mono8; png compressed"
+
+
+def image_msg(header: Header, array: np.ndarray, encoding: str) -> Image:
+    """A uint8 (H, W) or (H, W, C) array as an Image with ``header`` (tightly packed rows)."""
+    array = np.ascontiguousarray(array)
+    height, width = array.shape[:2]
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    msg = Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0)
+    msg.step = width * channels
+    msg.data = array.tobytes()
+    return msg
+
+
+def labels_png_msg(header: Header, labels: np.ndarray) -> CompressedImage:
+    """Class ids as a lossless PNG (never JPEG: it would change label values)."""
+    return CompressedImage(header=header, format=LABELS_PNG_FORMAT, data=encode_compressed(labels, "png"))
+
+
+def colorize(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """uint8 (H, W) ids -> (H, W, 3) RGB through a (256, 3) lookup table."""
+    return palette[labels]
+
+
+def blend(image: np.ndarray, order: ChannelOrder, color_rgb: np.ndarray, alpha: float) -> np.ndarray:
+    """RGB ``(1 - alpha) * image + alpha * colours``."""
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if order == "bgr" else np.ascontiguousarray(image)
+    return cv2.addWeighted(rgb, 1.0 - alpha, color_rgb, alpha, 0.0)
+
+
+def camera_info_for(info: CameraInfo, header: Header, height: int, width: int) -> CameraInfo:
+    """``info`` for an image of (height, width): ROI and binning undone, K and P scaled; ``header`` set."""
+    out = copy.deepcopy(info)
+    out.header = header
+    k = np.array(info.k, dtype=np.float64).reshape(3, 3)
+    p = np.array(info.p, dtype=np.float64).reshape(3, 4)
+    base_w, base_h = float(info.width or width), float(info.height or height)
+    roi = info.roi
+    if roi.width and roi.height:
+        k[0, 2] -= roi.x_offset
+        k[1, 2] -= roi.y_offset
+        p[0, 2] -= roi.x_offset
+        p[1, 2] -= roi.y_offset
+        base_w, base_h = float(roi.width), float(roi.height)
+    sx, sy = width / base_w, height / base_h
+    if (sx, sy) != (1.0, 1.0):
+        # Pixel centres map as u' = (u + 0.5) * s - 0.5 (a whole-frame resize, as cv2.resize and the drivable
+        # module's Intrinsics.scaled_to do).
+        for m in (k, p):
+            m[0, 2] = (m[0, 2] + 0.5) * sx - 0.5
+            m[1, 2] = (m[1, 2] + 0.5) * sy - 0.5
+            m[0, :2] *= sx
+            m[1, :2] *= sy
+        p[0, 3] *= sx
+        p[1, 3] *= sy
+    out.k = k.reshape(-1).tolist()
+    out.p = p.reshape(-1).tolist()
+    out.width, out.height = width, height
+    out.binning_x = out.binning_y = 0
+    out.roi.x_offset = out.roi.y_offset = out.roi.width = out.roi.height = 0
+    out.roi.do_rectify = False
+    return out
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """Which outputs to build for this frame (enabled and subscribed)."""
+
+    labels: bool = False
+    labels_png: bool = False
+    color: bool = False
+    overlay: bool = False
+    camera_info: bool = False
+
+    def any(self) -> bool:
+        return self.labels or self.labels_png or self.color or self.overlay or self.camera_info
+
+
+class SegmentationOutputs:
+    """The ~/out/{labels, labels/compressed, color, overlay, camera_info} lifecycle publishers."""
+
+    def __init__(self, node: LifecycleNode, qos: QoSProfile) -> None:
+        self._node = node
+        self.labels = node.create_lifecycle_publisher(Image, "~/out/labels", qos)
+        self.labels_png = node.create_lifecycle_publisher(CompressedImage, "~/out/labels/compressed", qos)
+        self.color = node.create_lifecycle_publisher(Image, "~/out/color", qos)
+        self.overlay = node.create_lifecycle_publisher(Image, "~/out/overlay", qos)
+        self.camera_info = node.create_lifecycle_publisher(CameraInfo, "~/out/camera_info", qos)
+
+    def publishers(self) -> list:
+        return [self.labels, self.labels_png, self.color, self.overlay, self.camera_info]
+
+    def destroy(self) -> None:
+        for publisher in self.publishers():
+            self._node.destroy_lifecycle_publisher(publisher)
+
+    def wanted(self, config: NodeConfig, have_camera_info: bool) -> Wanted:
+        def listening(publisher: object, enabled: bool) -> bool:
+            return enabled and publisher.get_subscription_count() > 0  # type: ignore[attr-defined]
+
+        return Wanted(
+            labels=listening(self.labels, config.publish_labels),
+            labels_png=listening(self.labels_png, config.publish_labels_png),
+            color=listening(self.color, config.publish_color),
+            overlay=listening(self.overlay, config.publish_overlay),
+            camera_info=have_camera_info and listening(self.camera_info, config.publish_camera_info),
+        )
+
+    def publish(
+        self,
+        wanted: Wanted,
+        header: Header,
+        image: np.ndarray,
+        order: ChannelOrder,
+        labels: np.ndarray,
+        palette: np.ndarray,
+        alpha: float,
+        camera_info: CameraInfo | None,
+    ) -> None:
+        if wanted.labels:
+            self.labels.publish(image_msg(header, labels, "mono8"))
+        if wanted.labels_png:
+            self.labels_png.publish(labels_png_msg(header, labels))
+        if wanted.color or wanted.overlay:
+            color = colorize(labels, palette)
+            if wanted.color:
+                self.color.publish(image_msg(header, color, "rgb8"))
+            if wanted.overlay:
+                self.overlay.publish(image_msg(header, blend(image, order, color, alpha), "rgb8"))
+        if wanted.camera_info and camera_info is not None:
+            self.camera_info.publish(camera_info)
