@@ -1,0 +1,414 @@
+"""``stdc-ros eval BAG``: run the segmentation node on a bag and score it against the ground truth in the bag.
+
+Modes:
+  lossless   every frame, in order; the next is published once the previous result arrived (accuracy).
+  realtime   frames published at the recorded rate (times --rate), best effort; frames without a result are
+             dropped, as on a vehicle (latency, drops).
+  recorded   no node: score predictions already recorded in the bag (an ``.../out/labels`` topic).
+
+Writes report.md, report.json, iou_per_class.png, latency_hist.png, overlays_strip.png, node.log and an output
+bag (MCAP) with the input and every output topic of the node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ..errors import BagError, StdcRosError
+from ..labels import LabelSet, load_label_set
+from .eval_inputs import BagInputs, scan_inputs
+from .eval_run import LiveRun, RunState, score_recorded
+from .io import BagWriter, bag_summary, open_bag
+from .node_client import NodeClient
+from .node_process import NodeLaunch, NodeProcess, NodeProcessError, unique_domain_id
+from .plots import StripFrame, overlays_strip, plot_iou_bars, plot_latency_hist
+from .report import EvalReport
+from .ros import dds_environment, wait_until
+from .scoring import Scorer, latency_stats
+
+LOG = logging.getLogger(__name__)
+Mode = Literal["lossless", "realtime", "recorded"]
+MODES: tuple[str, ...] = ("lossless", "realtime", "recorded")
+LATENCY_DEFINITIONS = {
+    "lossless": "publish of a frame to arrival of its labels (one frame in flight): the node's service time "
+    "including transport both ways",
+    "realtime": "publish of a frame (at the recorded pace) to arrival of its labels, including any queueing: "
+    "what now - header.stamp shows on a vehicle whose camera stamps at publish",
+    "recorded": "bag log time of the recorded labels minus their header stamp",
+}
+
+
+@dataclass
+class EvalOptions:
+    """Everything about an evaluation except the bag, the output folder, the mode, the model and the backend."""
+
+    image_topic: str | None = None  # default /camera/image_raw, else the first image topic
+    gt_topic: str | None = None  # default /camera/labels_gt, else an Image topic with "gt" in its name
+    predictions_topic: str | None = None  # recorded mode; default the first .../out/labels topic
+    label_set: str = "camvid"  # name in config/labels or a YAML path
+    tolerance_ms: float = 5.0  # stamp matching tolerance (results <-> frames <-> ground truth)
+    rate: float = 1.0  # realtime: speed factor on the recorded pace
+    max_frames: int = 0  # 0: all
+    node_name: str = "stdc_eval"
+    domain_id: int | None = None  # None: a fresh one for this run
+    node_params: dict[str, str] = field(default_factory=dict)  # extra `-p name:=value` for the node
+    params_file: Path | None = None
+    node_command: tuple[str, ...] | None = None  # default: this Python running `-m stdc_ros.cli run`
+    qos_depth: int = 10  # lossless: the node's input queue depth (reliable)
+    ready_timeout_s: float = 120.0  # node start, model load and discovery
+    frame_timeout_s: float = 30.0  # lossless: give up on a frame after this long
+    first_frame_timeout_s: float = 120.0  # lossless: the first frame may include warm-up (engine build)
+    resend_after_s: float = 5.0  # lossless: publish a frame again if its result has not come
+    dds_transport: str | None = "LARGE_DATA"  # FASTDDS_BUILTIN_TRANSPORTS for the node and us; None: as set
+    settle_s: float = 2.0  # after the last frame: stop listening once nothing arrived for this long
+    strip_frames: int = 6
+    output_bag: bool = True
+    plots: bool = True
+    progress: bool = True
+
+
+def evaluate_bag(
+    bag: Path,
+    out_dir: Path,
+    mode: Mode = "lossless",
+    model_path: Path | None = None,
+    backend: str = "onnxruntime",
+    options: EvalOptions | None = None,
+    **overrides: object,
+) -> EvalReport:
+    """Evaluate ``bag`` and write the report into ``out_dir``; keyword ``overrides`` set EvalOptions fields."""
+    from tqdm import tqdm
+
+    options = dataclasses.replace(options or EvalOptions(), **overrides)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if options.rate <= 0:
+        raise ValueError(f"rate must be positive, got {options.rate}")
+    bag, out_dir = Path(bag), Path(out_dir)
+    label_set = load_label_set(options.label_set)
+    summary = bag_summary(bag)
+    if summary.message_count == 0:
+        raise BagError(f"{bag} holds no messages")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    live = mode != "recorded"
+    writer = BagWriter(out_dir / "output_bag", "mcap", overwrite=True) if live and options.output_bag else None
+    t_start = time.monotonic()
+    exit_code: int | None = None
+    node_log = out_dir / "node.log" if live else None
+    with open_bag(bag) as reader, writer or _Null():
+        inputs = scan_inputs(
+            reader,
+            summary,
+            image_topic=options.image_topic,
+            gt_topic=options.gt_topic,
+            predictions_topic=options.predictions_topic,
+            recorded=not live,
+            tolerance_ns=round(options.tolerance_ms * 1e6),
+            max_frames=options.max_frames,
+            copy_to=writer,
+        )
+        strip = _strip_indices(inputs, options.strip_frames)
+        state = RunState(inputs, Scorer(label_set), writer.store if writer else _typestore(), strip, writer)
+        state.sent.tolerance_ns = round(options.tolerance_ms * 1e6)
+        LOG.info(
+            "%s: %d frames on %s, ground truth %s",
+            bag,
+            len(inputs.frames),
+            inputs.image_topic.name,
+            inputs.gt_topic or "none",
+        )
+        if live:
+            exit_code = _run_live(state, reader, mode, model_path, backend, options, node_log, tqdm)
+        else:
+            score_recorded(state)
+    wall_s = time.monotonic() - t_start
+    report = _build_report(state, bag, mode, model_path, backend, options, label_set.name, wall_s, exit_code)
+    report.node_log = node_log
+    report.output_bag = writer.path if writer else None
+    _write_outputs(report, state, out_dir, label_set, options)
+    LOG.info(
+        "mIoU %.2f %%, %d/%d frames with a result, dropped %d, failed %d; report in %s",
+        100 * report.miou if report.miou == report.miou else float("nan"),
+        report.processed,
+        report.frames,
+        report.dropped,
+        report.failed,
+        out_dir,
+    )
+    return report
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _typestore() -> object:
+    from .io import typestore
+
+    return typestore()
+
+
+def _strip_indices(inputs: BagInputs, count: int) -> set[int]:
+    if count <= 0 or not inputs.frames:
+        return set()
+    with_gt = [f for f in inputs.frames if inputs.truth.nearest(f.stamp_ns) is not None] or inputs.frames
+    picks = np.linspace(0, len(with_gt) - 1, min(count, len(with_gt))).round().astype(int)
+    return {with_gt[int(i)].index for i in picks}
+
+
+def _run_live(
+    state: RunState,
+    reader: object,
+    mode: str,
+    model_path: Path | None,
+    backend: str,
+    options: EvalOptions,
+    node_log: Path | None,
+    tqdm: type,
+) -> int | None:
+    """Start the node, wait until it is ready, run the frames through it, stop it; returns its exit code."""
+    domain = options.domain_id if options.domain_id is not None else unique_domain_id()
+    lossless = mode == "lossless"
+    reliability, depth = ("reliable", options.qos_depth) if lossless else ("best_effort", 1)
+    params = {"qos.reliability": reliability, "qos.depth": str(depth), **options.node_params}
+    env = dds_environment(options.dds_transport)
+    launch = NodeLaunch(options.node_name, model_path, backend, params, options.params_file, domain, node_log, env)
+    if options.node_command:
+        launch.command = tuple(options.node_command)
+    process = NodeProcess(launch)
+    with process, NodeClient(options.node_name, domain, reliability, depth, ("/diagnostics",), env) as client:
+        if not wait_until(lambda: client.ready() or not process.alive(), options.ready_timeout_s, 0.1):
+            raise NodeProcessError(
+                f"the node was not ready after {options.ready_timeout_s:.0f} s "
+                f"(no subscriber on {client.input_topic} or no {client.labels_topic}); "
+                f"log {node_log}:\n{process.log_tail()}"
+            )
+        if not process.alive():
+            raise NodeProcessError(
+                f"the node exited with code {process.returncode()} before it was ready; "
+                f"log {node_log}:\n{process.log_tail()}"
+            )
+        LOG.info("node ready (domain %d); recording %s", domain, ", ".join(client.recorded_topics))
+        run = LiveRun(state, client, process, reader)
+        with tqdm(
+            total=len(state.inputs.frames), desc=f"eval {mode}", unit="frame", disable=not options.progress
+        ) as bar:
+            if lossless:
+                run.lossless(options.frame_timeout_s, options.first_frame_timeout_s, options.resend_after_s, bar)
+            else:
+                run.realtime(options.rate, bar)
+        run.settle(options.settle_s, max(options.settle_s, options.frame_timeout_s))
+        for frame in state.inputs.frames:
+            if frame.record.status == "pending":
+                frame.record.status = "dropped" if frame.t_pub is not None else "failed"
+                frame.record.reason = "no result" if frame.t_pub is not None else "not published"
+        code = process.stop()
+    if code not in (0, None, -2, 130):
+        state.notes.append(f"the node exited with code {code}; see {node_log}")
+    return code
+
+
+def _build_report(
+    state: RunState,
+    bag: Path,
+    mode: str,
+    model_path: Path | None,
+    backend: str,
+    options: EvalOptions,
+    label_set: str,
+    wall_s: float,
+    exit_code: int | None,
+) -> EvalReport:
+    inputs = state.inputs
+    records = sorted([f.record for f in inputs.frames] + inputs.failures, key=lambda r: r.index)
+    failed = [r for r in records if r.status == "failed"]
+    dropped = sum(r.status == "dropped" for r in records)
+    if mode == "lossless":  # nothing is dropped on purpose in lossless mode: a missing result is a failure
+        failed += [r for r in records if r.status == "dropped"]
+        dropped = 0
+    processed = sum(r.status in ("scored", "no_gt") for r in records)
+    scores = state.scorer.summary()
+    lat = latency_stats(state.latencies_ms)
+    span = (state.t_last - state.t_first) if state.t_first is not None and state.t_last is not None else 0.0
+    throughput = processed / span if span > 0 else float("nan")
+    notes = [*inputs.notes, *state.notes]
+    if state.resends:
+        notes.append(
+            f"{state.resends} frame(s) were published again after {options.resend_after_s:.0f} s without a result"
+        )
+    if not inputs.truth and mode != "recorded":
+        notes.append("no ground truth: only latency, throughput and drops are measured")
+    return EvalReport(
+        bag=bag,
+        mode=mode,
+        model=str(model_path) if model_path else "(node default)",
+        backend=backend if mode != "recorded" else "(recorded)",
+        label_set=label_set,
+        frames=len(records),
+        processed=processed,
+        scored=sum(r.status == "scored" for r in records),
+        dropped=dropped,
+        failed=len(failed),
+        miou=scores["miou"],
+        pixel_accuracy=scores["pixel_accuracy"],
+        per_class_iou=scores["per_class_iou"],
+        drivable_iou=scores["drivable_iou"],
+        drivable_f1=scores["drivable_f1"],
+        latency_p50_ms=lat["p50"],
+        latency_p90_ms=lat["p90"],
+        latency_p99_ms=lat["p99"],
+        latency_mean_ms=lat["mean"],
+        latency_max_ms=lat["max"],
+        throughput_fps=throughput,
+        wall_s=wall_s,
+        tolerance_ms=options.tolerance_ms,
+        latency_definition=LATENCY_DEFINITIONS[mode],
+        outputs=dict(state.outputs),
+        confusion_matrix=scores["confusion_matrix"],
+        failures=[{"index": r.index, "stamp_ns": r.stamp_ns, "reason": r.reason or r.status} for r in failed],
+        frame_records=records,
+        node_exit_code=exit_code,
+        notes=notes,
+    )
+
+
+def _write_outputs(
+    report: EvalReport, state: RunState, out_dir: Path, label_set: LabelSet, options: EvalOptions
+) -> None:
+    if options.plots:
+        title = f"{report.bag.name} ({report.mode}): mIoU {_pct(report.miou)}"
+        report.iou_png = plot_iou_bars(report.per_class_iou, out_dir / "iou_per_class.png", title)
+        percentiles = {"p50": report.latency_p50_ms, "p90": report.latency_p90_ms, "p99": report.latency_p99_ms}
+        report.latency_png = plot_latency_hist(
+            state.latencies_ms, percentiles, out_dir / "latency_hist.png", f"latency ({report.mode})"
+        )
+        strip = [
+            StripFrame(f"#{f.index}", f.rgb, f.prediction, f.truth)
+            for f in state.inputs.frames
+            if f.index in state.strip and f.rgb is not None
+        ]
+        if not strip and report.mode == "recorded":
+            strip = _recorded_strip(state)
+        report.overlays_png = overlays_strip(strip, label_set, out_dir / "overlays_strip.png")
+    report.report_json = out_dir / "report.json"
+    report.report_md = out_dir / "report.md"
+    report.write_json(report.report_json)
+    report.write_markdown(report.report_md)
+
+
+def _recorded_strip(state: RunState) -> list[StripFrame]:
+    """Recorded mode keeps no pictures during scoring: read the strip frames' images back from the bag."""
+    from .codec import image_msg_to_rgb
+    from .eval_inputs import decode_labels, image_stream
+
+    frames = []
+    with open_bag(state.inputs.summary.path) as reader:
+        for frame, raw, msgtype in image_stream(reader, state.inputs):
+            if frame.index not in state.strip:
+                continue
+            try:
+                rgb = image_msg_to_rgb(state.store.deserialize_cdr(raw, msgtype))  # type: ignore[attr-defined]
+            except Exception as exc:
+                LOG.warning("strip frame %d: %s", frame.index, exc)
+                continue
+            pred = state.inputs.predictions.nearest(frame.stamp_ns)
+            truth = state.inputs.truth.nearest(frame.stamp_ns)
+            frames.append(
+                StripFrame(
+                    f"#{frame.index}",
+                    rgb,
+                    decode_labels(pred[1][1]) if pred else None,
+                    decode_labels(truth[1]) if truth else None,
+                )
+            )
+    return frames
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value != value else f"{100 * value:.1f} %"
+
+
+# --- command line ------------------------------------------------------------------------------------------------
+def _param(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition(":=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME:=VALUE, got {item!r}")
+    return name, value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = __doc__
+    parser.add_argument("bag", type=Path, help="rosbag2 folder, .mcap or .db3 file")
+    parser.add_argument("--out", type=Path, default=Path("eval_out"), help="report folder (default eval_out)")
+    parser.add_argument("--mode", choices=MODES, default="lossless", help="(default lossless)")
+    parser.add_argument("--model", type=Path, default=None, help="model file for the node (default: its own)")
+    parser.add_argument("--backend", default="onnxruntime", help="node backend (default onnxruntime)")
+    parser.add_argument("--image-topic", default=None, help="camera topic (default /camera/image_raw)")
+    parser.add_argument("--gt-topic", default=None, help="ground-truth topic (default /camera/labels_gt)")
+    parser.add_argument("--predictions-topic", default=None, help="recorded mode: the labels topic to score")
+    parser.add_argument("--labels", default="camvid", help="label set name or YAML (default camvid)")
+    parser.add_argument("--tolerance-ms", type=float, default=5.0, help="stamp matching tolerance (default 5)")
+    parser.add_argument("--rate", type=float, default=1.0, help="realtime: speed factor (default 1)")
+    parser.add_argument("--max-frames", type=int, default=0, help="evaluate only the first N frames")
+    parser.add_argument("--node-name", default="stdc_eval", help="node name (default stdc_eval)")
+    parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a fresh one)")
+    parser.add_argument(
+        "-p",
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        help="extra node parameter (repeatable)",
+    )
+    parser.add_argument("--params-file", type=Path, default=None, help="node parameters YAML")
+    parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for the node")
+    parser.add_argument("--frame-timeout", type=float, default=30.0, help="lossless: seconds per frame")
+    parser.add_argument("--no-output-bag", action="store_true", help="do not write the output bag")
+    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        report = evaluate_bag(
+            args.bag,
+            args.out,
+            args.mode,
+            args.model,
+            args.backend,
+            image_topic=args.image_topic,
+            gt_topic=args.gt_topic,
+            predictions_topic=args.predictions_topic,
+            label_set=args.labels,
+            tolerance_ms=args.tolerance_ms,
+            rate=args.rate,
+            max_frames=args.max_frames,
+            node_name=args.node_name,
+            domain_id=args.domain_id,
+            node_params=dict(args.param),
+            params_file=args.params_file,
+            ready_timeout_s=args.ready_timeout,
+            frame_timeout_s=args.frame_timeout,
+            output_bag=not args.no_output_bag,
+            plots=not args.no_plots,
+            progress=not args.no_progress,
+        )
+    except (StdcRosError, FileNotFoundError, ValueError) as exc:
+        LOG.error("%s", exc)
+        return 2
+    print(report.markdown())
+    return 0 if report.ok else 1

@@ -1,0 +1,138 @@
+"""The evaluator's side of the ROS graph: one publisher into the node, raw subscriptions to all its outputs.
+
+Callbacks only stamp the arrival time (monotonic) and queue the serialized message; the evaluation loop decodes.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .ros import message_class, qos, ros_node
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    msgtype: str
+    t_recv: float  # time.monotonic() in the callback
+    raw: bytes
+
+
+class NodeClient:
+    """Publishes frames on ``/NAME/in/image`` and records every ``/NAME/out/...`` topic and /diagnostics."""
+
+    def __init__(
+        self,
+        node_name: str,
+        domain_id: int,
+        reliability: str,
+        depth: int,
+        extra_topics: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.node_name = node_name.strip("/")
+        self.input_topic = f"/{self.node_name}/in/image"
+        self.camera_info_topic = f"/{self.node_name}/in/camera_info"
+        self.labels_topic = f"/{self.node_name}/out/labels"
+        self.out_prefix = f"/{self.node_name}/out/"
+        self.extra_topics = extra_topics
+        self.received: queue.Queue[Received] = queue.Queue()
+        self._reliability, self._depth = reliability, depth
+        self._stack = ros_node("stdc_eval_client", domain_id, env)
+        self._subscriptions: dict[str, Any] = {}
+        self._skipped: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._executor: Any = None
+        self.node: Any = None
+        self.publisher: Any = None
+        self.info_publisher: Any = None
+
+    def __enter__(self) -> NodeClient:
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import CameraInfo, Image
+
+        self.node = self._stack.__enter__()
+        self.publisher = self.node.create_publisher(Image, self.input_topic, qos(self._reliability, self._depth))
+        self.info_publisher = self.node.create_publisher(CameraInfo, self.camera_info_topic, qos("reliable", 10))
+        self._executor = SingleThreadedExecutor(context=self.node.context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name="eval-executor", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._executor.shutdown(timeout_sec=1)
+        self._stack.__exit__(None, None, None)
+
+    def _spin(self) -> None:
+        while not self._stop.is_set() and self.node.context.ok():
+            try:
+                self._executor.spin_once(timeout_sec=0.05)
+            except Exception as exc:  # shutdown races end the loop, anything else is logged
+                if not self._stop.is_set():
+                    LOG.warning("executor: %s", exc)
+                return
+
+    def publish(self, raw: bytes, camera_info: bytes | None = None) -> float:
+        """Publish a serialized sensor_msgs/Image (after its CameraInfo, if given); returns the monotonic time
+        just before the image was published."""
+        if camera_info is not None:
+            self.info_publisher.publish(camera_info)
+        t = time.monotonic()
+        self.publisher.publish(raw)
+        return t
+
+    def discover_outputs(self) -> list[str]:
+        """Subscribe to output topics not yet subscribed; returns the newly added ones."""
+        added = []
+        for topic, types in self.node.get_topic_names_and_types():
+            wanted = topic.startswith(self.out_prefix) or topic in self.extra_topics
+            if not wanted or topic in self._subscriptions or topic in self._skipped:
+                continue
+            msgtype = types[0]
+            cls = message_class(msgtype)
+            if cls is None:
+                LOG.warning("not recording %s: type %s unknown here", topic, msgtype)
+                self._skipped.add(topic)
+                continue
+            profile = qos(self._offered_reliability(topic), 10)
+
+            def callback(raw: bytes, topic: str = topic, msgtype: str = msgtype) -> None:
+                self.received.put(Received(topic, msgtype, time.monotonic(), raw))
+
+            self._subscriptions[topic] = self.node.create_subscription(cls, topic, callback, profile, raw=True)
+            added.append(topic)
+            LOG.debug("recording %s [%s]", topic, msgtype)
+        return added
+
+    def _offered_reliability(self, topic: str) -> str:
+        """Reliable when every publisher offers reliable, else best effort (which matches any publisher)."""
+        from rclpy.qos import ReliabilityPolicy
+
+        infos = self.node.get_publishers_info_by_topic(topic)
+        if infos and all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos):
+            return "reliable"
+        return "best_effort"
+
+    def ready(self) -> bool:
+        """The node subscribes our input and we receive its labels topic."""
+        if self.publisher.get_subscription_count() < 1:
+            return False
+        self.discover_outputs()
+        sub = self._subscriptions.get(self.labels_topic)
+        return sub is not None and self.node.count_publishers(self.labels_topic) > 0
+
+    @property
+    def recorded_topics(self) -> list[str]:
+        return sorted(self._subscriptions)

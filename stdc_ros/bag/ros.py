@@ -1,0 +1,103 @@
+"""Small rclpy helpers shared by replay and eval (rclpy is imported only by the functions that need it)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import BagError
+
+RELIABILITIES = ("reliable", "best_effort")
+
+
+def message_class(msgtype: str) -> type | None:
+    """The rclpy message class of ``pkg/msg/Type``, or None when that package is not installed."""
+    parts = msgtype.split("/")
+    if len(parts) != 3:
+        return None
+    try:
+        return getattr(importlib.import_module(f"{parts[0]}.{parts[1]}"), parts[2])
+    except (ImportError, AttributeError):
+        return None
+
+
+def require_message_class(msgtype: str, topic: str) -> type:
+    cls = message_class(msgtype)
+    if cls is None:
+        raise BagError(f"topic {topic}: message type {msgtype} is not known here (its Python package is missing)")
+    return cls
+
+
+def qos(reliability: str = "reliable", depth: int = 10, transient_local: bool = False) -> Any:
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    if reliability not in RELIABILITIES:
+        raise ValueError(f"QoS reliability must be one of {RELIABILITIES}, got {reliability!r}")
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE,
+    )
+
+
+@contextmanager
+def scoped_env(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block (the DDS participant reads them at init)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def dds_environment(transport: str | None) -> dict[str, str]:
+    """Fast DDS settings for an evaluation: ``FASTDDS_BUILTIN_TRANSPORTS=transport`` unless the user configured
+    Fast DDS already (that variable or an XML profile), or ``transport`` is None."""
+    configured = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+    if transport is None or any(os.environ.get(k) for k in configured):
+        return {}
+    return {"FASTDDS_BUILTIN_TRANSPORTS": transport}
+
+
+@contextmanager
+def ros_node(name: str, domain_id: int | None = None, env: dict[str, str] | None = None) -> Iterator[Any]:
+    """An rclpy node in its own context (so several can live in one process), shut down on exit.
+
+    ``env`` is set only while the context and node are made, when the middleware reads it."""
+    import rclpy
+
+    context = rclpy.Context()
+    node = None
+    try:
+        with scoped_env(env or {}):  # the participant is made with the context or the first node
+            rclpy.init(args=[], context=context, domain_id=domain_id)
+            node = rclpy.create_node(name, context=context, start_parameter_services=False)
+        yield node
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if context.ok():
+            rclpy.shutdown(context=context)
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return predicate()
+
+
+def stamp_ns(header: Any) -> int:
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
