@@ -331,10 +331,11 @@ class SegmentationNode(LifecycleNode):
         if now - self._last_no_input_log < max(10.0, self._config.no_input_timeout):
             return
         self._last_no_input_log = now
-        topic = self.resolve_topic_name(input_topic(self._config))
+        private = input_topic(self._config)
+        topic = self.resolve_topic_name(private)
         publishers = self.get_publishers_info_by_topic(topic)
         if not publishers:
-            hint = f"nothing publishes {topic}: remap it to the camera topic (-r ~/in/image:=/camera/image_raw)"
+            hint = f"nothing publishes {topic}: remap it to the camera topic (-r {private}:=/camera/image_raw)"
         else:
             best_effort = [p for p in publishers if p.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT]
             if best_effort and self._config.qos_reliability == "reliable":

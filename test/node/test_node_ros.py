@@ -452,3 +452,25 @@ def test_drivable_grid_and_scan_carry_the_image_stamp_and_the_configured_frames(
     assert ok.successful
     pub.publish(frames.message(frames.image(), stamp_ns=43_000_000_000))
     assert ros.wait_for(lambda: grids.find(lambda m: m.header.frame_id == "base_link"), 10.0)
+
+
+# ------------------------------------------------------------------------------------------------ sim time
+def test_latency_follows_the_clock_topic_with_use_sim_time(ros: Any, frames: Any, tiny_onnx: Path) -> None:
+    from rosgraph_msgs.msg import Clock
+
+    name = f"seg_sim_{ros.domain_id}"
+    clock_pub = ros.publisher(Clock, "/clock")
+    node = ros.start_node(name, {"model_path": str(tiny_onnx), "autostart": True, "use_sim_time": True})
+    labels_out = ros.subscribe(Image, f"/{name}/out/labels")
+    pub = ros.publisher(Image, f"/{name}/in/image")
+    ros.wait_matched(pub, [f"/{name}/out/labels"])
+    ros.wait_matched(clock_pub)
+    ros.wait_output_subscribed(node, "labels")
+    sim_now = Clock()
+    sim_now.clock.sec = 1000  # a bag recorded long ago: wall-clock latency would be years
+    clock_pub.publish(sim_now)
+    assert ros.wait_for(lambda: node.get_clock().now().nanoseconds == 1000 * 10**9)
+    pub.publish(frames.message(frames.image(), stamp_ns=999_750_000_000))  # 250 ms before the sim clock
+    assert ros.wait_for(lambda: for_stamp(labels_out, 999_750_000_000, frames), 10.0)
+    assert ros.wait_for(lambda: node.stats.snapshot().latency_ms_p50 is not None)
+    assert node.stats.snapshot().latency_ms_p50 == pytest.approx(250.0, abs=1.0)
