@@ -55,27 +55,31 @@ def spin_node(argv: list[str]) -> int:
     # rclpy's handlers: SIGINT and SIGTERM (docker stop, systemd, launch) shut the context down and wake the
     # executor at once; the finally block below then stops the worker and frees the model.
     rclpy.init(args=["stdc_ros_node", *argv], context=context, signal_handler_options=SignalHandlerOptions.ALL)
-    try:
-        node = SegmentationNode(context=context)
-    except Exception as exc:  # e.g. a parameter override of the wrong type
-        print(f"stdc_ros: cannot start the node: {type(exc).__name__}: {exc}", file=sys.stderr)
-        context.try_shutdown()
-        return 2
     executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
+    node = None
+    code = 0
     try:
-        executor.spin()
+        node = SegmentationNode(context=context)  # with autostart this loads the model
+        if context.ok():
+            executor.add_node(node)
+            executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception as exc:
+        if context.ok():  # a real error (e.g. a parameter override of the wrong type), not a signal mid-start
+            print(f"stdc_ros: cannot start the node: {type(exc).__name__}: {exc}", file=sys.stderr)
+            code = 2
     finally:
-        # After a signal the context is already shut down: log without /rosout then.
-        logger = node.get_logger() if context.ok() else rclpy.logging.get_logger(f"{node.get_name()}.exit")
-        logger.info("shutting down")
-        node.release_all()
+        if node is not None:
+            # After a signal the context is already shut down: log without /rosout then.
+            logger = node.get_logger() if context.ok() else rclpy.logging.get_logger(f"{node.get_name()}.exit")
+            logger.info("shutting down")
+            node.release_all()
         executor.shutdown(timeout_sec=1.0)
-        node.destroy_node()
+        if node is not None:
+            node.destroy_node()
         context.try_shutdown()
-    return 0
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
