@@ -260,6 +260,7 @@ def test_parameters_change_live_through_the_service_and_invalid_ones_are_refused
     name = f"seg_param_{ros.domain_id}"
     node = ros.start_node(name, {"model_path": str(tiny_onnx), "autostart": True, "overlay.alpha": 0.5})
     overlay_out = ros.subscribe(Image, f"/{name}/out/overlay")
+    labels_out = ros.subscribe(Image, f"/{name}/out/labels")
 
     [ok] = set_parameters(ros, name, [Parameter("overlay.alpha", value=0.0)])
     assert ok.successful and node.config.overlay_alpha == 0.0
@@ -309,11 +310,19 @@ def test_parameters_change_live_through_the_service_and_invalid_ones_are_refused
     pub = ros.publisher(Image, f"/{name}/in/image")
     ros.wait_matched(pub, [f"/{name}/out/overlay"])
     ros.wait_output_subscribed(node, "overlay")
+    ros.wait_output_subscribed(node, "labels")
     rgb = frames.image()
     pub.publish(frames.message(rgb, "rgb8", stamp_ns=3))
     out = ros.wait_for(lambda: for_stamp(overlay_out, 3, frames), 10.0)
     assert out is not None
     assert np.array_equal(np.frombuffer(bytes(out.data), np.uint8).reshape(60, 80, 3), rgb)
+
+    # Post-processing tuned live: with min_confidence 1 no pixel is sure enough, all become 255 (unknown).
+    [ok] = set_parameters(ros, name, [Parameter("min_confidence", value=1.0)])
+    assert ok.successful
+    pub.publish(frames.message(rgb, "rgb8", stamp_ns=4))
+    out = ros.wait_for(lambda: for_stamp(labels_out, 4, frames), 10.0)
+    assert out is not None and np.mean(labels_of(out) == 255) > 0.99
 
 
 # ------------------------------------------------------------------------------------------------ lifecycle
