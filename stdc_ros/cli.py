@@ -1,4 +1,6 @@
-"""The ``stdc-ros`` command: one entry point, one subcommand per tool (each module adds its own arguments).
+"""stdc-ros: STDC segmentation for ROS 2 (node, export, engines, benchmarks, bags, demo).
+
+One entry point, one subcommand per tool (each module adds its own arguments).
 
 Subcommand modules expose ``add_arguments(parser)`` and ``run(args) -> int`` and are imported only when
 used, so ``stdc-ros run`` never pays for torch and ``stdc-ros export`` never needs ROS.
@@ -38,8 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    # Parse the command name first, then let its module declare its own arguments.
-    known, _ = parser.parse_known_args(argv)
+    # Parse the command name first (without -h, which would print before the subcommand's options exist),
+    # then let its module declare its own arguments.
+    if not any(a in SUBCOMMANDS for a in argv):
+        parser.parse_args(argv)  # prints help or the usage error
+    known, _ = parser.parse_known_args([a for a in argv if a not in ("-h", "--help")])
     module = importlib.import_module(known._module)
     sub_parser = parser._subparsers._group_actions[0].choices[known.command]  # type: ignore[union-attr]
     module.add_arguments(sub_parser)
