@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -40,6 +41,11 @@ class SegmentationRuntime(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free the backend's resources (sessions, engines, device memory)."""
+
+    def network_call(self) -> Callable[[], object] | None:
+        """A callable that runs only the network once on a prepared input (for benchmarks), or None when the
+        backend cannot run the network apart from its pre/post-processing (an ONNX ``full`` graph)."""
+        return None
 
     def describe(self) -> str:
         h, w = self.input_size

@@ -1,0 +1,197 @@
+"""`stdc-ros bench`: run benchmark sections, print a table per section, write one JSON file and the figures.
+
+Sections are independent entries of ``SECTIONS``; a new one (node overhead, post-processing, ...) adds its own
+arguments and returns a ``SectionResult``. ``--sections`` picks which ones run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..runtime.conventions import parse_size
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUTPUT = Path("runs/bench/bench.json")
+
+
+@dataclass
+class SectionResult:
+    rows: list[dict]  # written to the JSON under the section's name
+    table: str  # printed
+    figures: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace, Path], SectionResult]  # (args, output folder) -> result
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]) -> str:
+    """Plain-text table; ``columns`` are (key, header, format spec) and missing values print as '-'."""
+    cells = [[header for _, header, _ in columns]]
+    for row in rows:
+        cells.append([format(row[key], spec) if row.get(key) is not None else "-" for key, _, spec in columns])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# --- section: inference runtimes ---------------------------------------------------------------------------
+
+RUNTIME_COLUMNS = (
+    ("model", "model", ""),
+    ("size", "size", ""),
+    ("backend", "backend", ""),
+    ("call", "call", ""),
+    ("p50_ms", "p50 ms", ".2f"),
+    ("p90_ms", "p90 ms", ".2f"),
+    ("p99_ms", "p99 ms", ".2f"),
+    ("fps", "FPS", ".1f"),
+    ("overhead_pct", "overhead %", ".1f"),
+)
+
+
+def _runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("runtimes section")
+    g.add_argument(
+        "--backends",
+        help="comma-separated: onnxruntime, onnxruntime-graph, torch, tensorrt (default: every available one)",
+    )
+    g.add_argument(
+        "--sizes",
+        default="360x480,720x960,512x1024",
+        help="comma-separated network input sizes HxW (images are fed at the same size)",
+    )
+    g.add_argument("--variants", default="stdc1,stdc2", help="random-weight models to build when --model is not given")
+    g.add_argument("--model", type=Path, help="a .pt checkpoint to benchmark instead of random-weight models")
+    g.add_argument("--warmup", type=int, default=5)
+    g.add_argument("--iters", type=int, default=50, help="timed calls per backend, size and call kind")
+    g.add_argument("--device", default="cpu", help="cpu or cuda[:N] for onnxruntime and torch")
+    g.add_argument("--threads", type=int, help="intra-op threads for onnxruntime and torch (default: theirs)")
+    g.add_argument("--workdir", type=Path, help="keep exported models here (default: a temporary folder)")
+
+
+def _run_runtimes(args: argparse.Namespace, out_dir: Path) -> SectionResult:
+    from .runtimes import ModelSpec, bench_runtimes, random_weight_models
+
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    backends = [b.strip() for b in args.backends.split(",")] if args.backends else None
+    options: dict[str, dict] = {}
+    if args.threads:
+        options = {"onnxruntime": {"threads": args.threads}, "torch": {"threads": args.threads}}
+    with tempfile.TemporaryDirectory(prefix="stdc_bench_") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        if args.model:
+            specs = [ModelSpec(name=args.model.stem, checkpoint=args.model, workdir=workdir)]
+        else:
+            specs = random_weight_models(workdir, [v.strip() for v in args.variants.split(",") if v.strip()])
+        rows = bench_runtimes(backends, specs, sizes, args.warmup, args.iters, device=args.device, options=options)
+    figures = [out_dir / "runtimes_latency.png"] if rows else []
+    if rows:
+        plot_histograms(rows, figures[0])
+    notes = [ratio_note(rows, size) for size in dict.fromkeys(r["size"] for r in rows)]
+    return SectionResult(rows, format_table(rows, RUNTIME_COLUMNS), figures, [n for n in notes if n])
+
+
+def ratio_note(rows: Sequence[dict], size: str) -> str:
+    """'stdc1 360x480: onnxruntime 1.9x faster than torch ...' from p50 runtime latencies measured together."""
+    parts = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        p50 = {
+            r["backend"]: r["p50_ms"]
+            for r in rows
+            if r["size"] == size and r["model"] == model and r["call"] == "runtime"
+        }
+        if "torch" in p50:
+            ratios = [f"{b} {p50['torch'] / v:.2f}x" for b, v in p50.items() if b != "torch"]
+            if ratios:
+                parts.append(f"{model} {size}: speed-up over torch eager (p50 runtime call): {', '.join(ratios)}")
+    return "; ".join(parts)
+
+
+def plot_histograms(rows: Sequence[dict], path: Path) -> None:
+    """One panel per (model, size): latency histograms of the runtime calls of each backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless; chosen per call since other code may have picked a backend already
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    panels = list(dict.fromkeys((r["model"], r["size"]) for r in rows))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), squeeze=False)
+    for ax, (model, size) in zip(axes[:, 0], panels):
+        for r in rows:
+            if (r["model"], r["size"]) == (model, size) and r["call"] == "runtime":
+                samples = np.asarray(r["samples_ms"])
+                bins = np.geomspace(max(samples.min() * 0.9, 1e-3), samples.max() * 1.1, 40)
+                ax.hist(samples, bins=bins, alpha=0.55, label=f"{r['backend']} (p50 {r['p50_ms']:.1f} ms)")
+        ax.set_xscale("log")
+        ax.set_title(f"{model} {size}: runtime call latency")
+        ax.set_xlabel("ms")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+SECTIONS: list[Section] = [
+    Section("runtimes", "latency of each inference backend", _run_runtimes, _runtime_arguments),
+]
+
+
+# --- command ---------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sections",
+        default=",".join(s.name for s in SECTIONS),
+        help=f"comma-separated sections to run: {', '.join(f'{s.name} ({s.help})' for s in SECTIONS)}",
+    )
+    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    for section in SECTIONS:
+        if section.add_arguments is not None:
+            section.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .runtimes import machine_info
+
+    wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
+    by_name = {s.name: s for s in SECTIONS}
+    unknown = [w for w in wanted if w not in by_name]
+    if unknown:
+        log.error("unknown section(s) %s; choose from %s", ", ".join(unknown), ", ".join(by_name))
+        return 2
+    out_dir = args.output.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, object] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info()}
+    sections: dict[str, object] = {}
+    for name in wanted:
+        result = by_name[name].run(args, out_dir)
+        print(f"\n== {name} ==\n{result.table}")
+        for note in result.notes:
+            print(note)
+        for fig in result.figures:
+            print(f"figure: {fig}")
+        sections[name] = {"rows": result.rows, "notes": result.notes, "figures": [str(f) for f in result.figures]}
+    report["machine_after"] = {"load_average_1_5_15": machine_info()["load_average_1_5_15"]}
+    report["sections"] = sections
+    args.output.write_text(json.dumps(report, indent=1))
+    print(f"results: {args.output}")
+    return 0
