@@ -181,8 +181,28 @@ class SegmentationNode(LifecycleNode):
         self._outputs = SegmentationOutputs(self, qos)
         self._drivable = DrivableOutputs(self, qos, config.drivable)
         self.get_logger().info(f"configured: {runtime.describe()} in {time.perf_counter() - started:.1f} s")
+        self._warn_label_mismatch(runtime, config)
         self._state = "inactive"
         return super().on_configure(state)
+
+    def _warn_label_mismatch(self, runtime: SegmentationRuntime, config: NodeConfig) -> None:
+        """Say so when the model was trained on another label set, or drivable classes don't match the labels."""
+        label_set = self._label_set
+        model_labels = getattr(getattr(runtime, "meta", None), "label_set", None)
+        if label_set is None:
+            return
+        if model_labels and model_labels != label_set.name:
+            self.get_logger().warning(
+                f"the model was exported for label set {model_labels!r} but label_set is {config.label_set!r}"
+            )
+        if label_set.drivable and set(config.drivable.drivable_classes) != set(label_set.drivable):
+            names = [
+                label_set.names[i] if i < label_set.num_classes else str(i) for i in config.drivable.drivable_classes
+            ]
+            self.get_logger().warning(
+                f"drivable.drivable_classes {list(config.drivable.drivable_classes)} ({', '.join(names)}) differ "
+                f"from the {label_set.name} label file's drivable classes {list(label_set.drivable)}"
+            )
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         config = self._config
