@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runtime.conventions import parse_size
+from .suite import suite_sections
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def plot_histograms(rows: Sequence[dict], path: Path) -> None:
 SECTIONS: list[Section] = [
     Section("runtimes", "latency of each inference backend", _run_runtimes, _runtime_arguments),
 ]
+SECTIONS += suite_sections()  # node, postproc, physical (stdc_ros/bench/suite.py)
 
 
 # --- command ---------------------------------------------------------------------------------------------

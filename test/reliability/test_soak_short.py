@@ -1,0 +1,40 @@
+"""The soak's code path (`stdc-ros soak`, `make soak`) on 300 frames: the real node process, every output
+subscribed, the same checks as the 20,000-frame run with looser tolerance (short runs still see allocator
+warm-up)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stdc_ros.bench.soak import ALL_OUTPUTS, SoakLimits, SoakSettings, run_soak
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+SHORT_LIMITS = SoakLimits(rss_growth=0.10, thread_growth=1, fd_growth=2)
+
+
+def test_short_soak_holds_memory_threads_and_fds_and_shuts_down_cleanly(
+    tiny_onnx: Path, ros_domain_id: int, tmp_path: Path
+) -> None:
+    settings = SoakSettings(
+        frames=300,
+        warmup=100,
+        samples=15,
+        height=120,
+        width=160,
+        network_size=(96, 128),  # tiny_onnx
+        model=tiny_onnx,
+        outputs=ALL_OUTPUTS,
+        domain_id=ros_domain_id,
+        workdir=tmp_path,
+        limits=SHORT_LIMITS,
+    )
+    result = run_soak(settings)
+    print(result.report())
+    assert not result.failures(), result.failures()
+    assert result.crashes == 0 and result.exit_code == 0
+    assert result.stream.received >= 297 and len(result.samples) >= 10
+    assert all(count >= result.stream.received for count in result.stream.per_topic.values()), "an output went silent"
+    assert int(result.diagnostics["frames_processed"]) >= 400  # warm-up and measured frames
