@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="folder for JSON, Markdown and pictures")
     args = parser.parse_args(argv)
 
-    from .plots import plot_confusion, plot_iou_bars
+    from stdc_ros.bag.plots import plot_iou_bars
+
+    from .plots import plot_confusion
 
     dataset = build_dataset(args.dataset, args.data_root, [args.split], EvalTransform())
     if args.limit:
@@ -137,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "eval.json").write_text(json.dumps(result, indent=2))
         (args.out / "eval.md").write_text(format_table(result) + "\n")
-        plot_iou_bars(cm.iou(), labels.names, args.out / "iou_per_class.png", f"{args.split}: per-class IoU")
+        per_class = dict(zip(labels.names, cm.iou().tolist()))
+        plot_iou_bars(per_class, args.out / "iou_per_class.png", f"{args.split}: per-class IoU")
         plot_confusion(cm.matrix, labels.names, args.out / "confusion.png", f"{args.split}: confusion")
         print(f"wrote {args.out}/eval.json, eval.md, iou_per_class.png, confusion.png")
     return 0

@@ -1,4 +1,6 @@
-"""Pictures of training and evaluation: loss/mIoU curves, per-class IoU bars, confusion matrix."""
+"""Pictures of training and evaluation: loss/mIoU curves and the confusion matrix.
+
+Per-class IoU bars are drawn by stdc_ros.bag.plots.plot_iou_bars, shared with the bag evaluation."""
 
 from __future__ import annotations
 
@@ -39,19 +41,6 @@ def plot_curves(run_dir: Path) -> Path:
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
-
-
-def plot_iou_bars(iou: Sequence[float], names: Sequence[str], path: Path, title: str) -> Path:
-    values = [0.0 if np.isnan(v) else 100 * v for v in iou]
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(names)), 4))
-    bars = ax.bar(range(len(values)), values, color="#4c72b0")
-    ax.bar_label(bars, fmt="%.1f", fontsize=7)
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set(ylabel="IoU (%)", ylim=(0, 105), title=title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
 
 
 def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path, title: str) -> Path:

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import yaml
 
+from stdc_ros.bag.plots import plot_iou_bars
 from stdc_ros.labels import load_label_set
 from stdc_ros.network import build_stdc
 from stdc_ros.runtime import create_runtime
@@ -27,7 +28,7 @@ from stdc_ros.runtime.export import export_onnx
 
 from .datasets import CamVid
 from .evaluate import evaluate_predictor, format_table, report
-from .plots import plot_confusion, plot_iou_bars
+from .plots import plot_confusion
 
 
 def _git(*args: str) -> str:
