@@ -1,0 +1,36 @@
+"""Re-estimate BatchNorm running statistics on training images (no labels, no gradients, no test data).
+
+High learning rates leave running means/variances that lag the weights (they are exponential averages over
+the last few hundred batches of augmented crops); a cumulative pass over whole training frames at the
+inference resolution gives the statistics the weights actually see at deployment.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, dataset: Dataset, limit: int = 0, progress: bool = True) -> int:
+    """Reset and re-accumulate every BatchNorm2d's statistics over ``dataset`` images; returns images used."""
+    from tqdm import tqdm
+
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    saved = [(m.momentum, m.training) for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over the whole pass
+    model.eval()
+    for m in norms:
+        m.train()
+    count = len(dataset) if not limit else min(limit, len(dataset))
+    for i in tqdm(range(count), desc="BN statistics", disable=not progress, unit="img"):
+        image, _ = dataset[i]
+        model(image[None])
+    for m, (momentum, training) in zip(norms, saved):
+        m.momentum = momentum
+        m.train(training)
+    model.eval()
+    return count
