@@ -13,7 +13,9 @@ from torch.utils.data import Dataset
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, dataset: Dataset, limit: int = 0, progress: bool = True) -> int:
+def recalibrate_batchnorm(
+    model: nn.Module, dataset: Dataset, limit: int = 0, batch_size: int = 4, progress: bool = True
+) -> int:
     """Reset and re-accumulate every BatchNorm2d's statistics over ``dataset`` images; returns images used."""
     from tqdm import tqdm
 
@@ -26,9 +28,13 @@ def recalibrate_batchnorm(model: nn.Module, dataset: Dataset, limit: int = 0, pr
     for m in norms:
         m.train()
     count = len(dataset) if not limit else min(limit, len(dataset))
-    for i in tqdm(range(count), desc="BN statistics", disable=not progress, unit="img"):
-        image, _ = dataset[i]
-        model(image[None])
+    # Batches of several frames: the global-context BN sees one value per image and needs more than one.
+    for start in tqdm(range(0, count, batch_size), desc="BN statistics", disable=not progress, unit="batch"):
+        batch = [dataset[i][0] for i in range(start, min(start + batch_size, count))]
+        if len(batch) == 1 and batch_size > 1:
+            count -= 1  # a lone last frame would break the global-context BN
+            continue
+        model(torch.stack(batch))
     for m, (momentum, training) in zip(norms, saved):
         m.momentum = momentum
         m.train(training)

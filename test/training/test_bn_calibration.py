@@ -26,7 +26,7 @@ def test_running_statistics_match_the_data() -> None:
     model = nn.Sequential(conv, bn).eval()
     bn.running_mean.fill_(5.0)  # stale statistics from "training"
     images = [torch.randn(3, 8, 10) * (i + 1) + i for i in range(3)]
-    used = recalibrate_batchnorm(model, Images(images), progress=False)
+    used = recalibrate_batchnorm(model, Images(images), batch_size=1, progress=False)
     assert used == 3 and not model.training and not bn.training and bn.momentum == 0.1
     with torch.no_grad():
         feats = [conv(x[None]) for x in images]
