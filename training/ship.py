@@ -91,9 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     result = report(cm, label_set.names, label_set.drivable)
     figures = args.out.parent / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    plot_iou_bars(
-        cm.iou(), label_set.names, figures / "test_iou_per_class.png", "CamVid test (233 frames), per-class IoU"
-    )
+    per_class = dict(zip(label_set.names, cm.iou().tolist()))
+    plot_iou_bars(per_class, figures / "test_iou_per_class.png", "CamVid test (233 frames), per-class IoU")
     plot_confusion(cm.matrix, label_set.names, figures / "test_confusion.png", "CamVid test confusion (row-normalised)")
 
     hardware = args.hardware or f"{_cpu_name()}, {torch.get_num_threads()} threads (CPU only)"
