@@ -101,7 +101,7 @@ def _run_runtimes(args: argparse.Namespace, out_dir: Path) -> SectionResult:
         else:
             specs = random_weight_models(workdir, [v.strip() for v in args.variants.split(",") if v.strip()])
         rows = bench_runtimes(backends, specs, sizes, args.warmup, args.iters, device=args.device, options=options)
-    figures = [out_dir / "runtimes_latency.png"] if rows else []
+    figures = [out_dir / f"{args.output.stem}_runtimes_latency.png"] if rows else []
     if rows:
         plot_histograms(rows, figures[0])
     notes = [ratio_note(rows, size) for size in dict.fromkeys(r["size"] for r in rows)]
@@ -135,11 +135,11 @@ def plot_histograms(rows: Sequence[dict], path: Path) -> None:
     panels = list(dict.fromkeys((r["model"], r["size"]) for r in rows))
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), squeeze=False)
     for ax, (model, size) in zip(axes[:, 0], panels):
-        for r in rows:
-            if (r["model"], r["size"]) == (model, size) and r["call"] == "runtime":
-                samples = np.asarray(r["samples_ms"])
-                bins = np.geomspace(max(samples.min() * 0.9, 1e-3), samples.max() * 1.1, 40)
-                ax.hist(samples, bins=bins, alpha=0.55, label=f"{r['backend']} (p50 {r['p50_ms']:.1f} ms)")
+        panel = [r for r in rows if (r["model"], r["size"]) == (model, size) and r["call"] == "runtime"]
+        everything = np.concatenate([np.asarray(r["samples_ms"]) for r in panel])
+        bins = np.geomspace(max(everything.min() * 0.9, 1e-3), everything.max() * 1.1, 50)  # shared: comparable bars
+        for r in panel:
+            ax.hist(r["samples_ms"], bins=bins, alpha=0.55, label=f"{r['backend']} (p50 {r['p50_ms']:.1f} ms)")
         ax.set_xscale("log")
         ax.set_title(f"{model} {size}: runtime call latency")
         ax.set_xlabel("ms")
@@ -182,7 +182,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out_dir = args.output.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    report: dict[str, object] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info()}
+    report: dict[str, object] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "arguments": {k: v if isinstance(v, int | float | bool | None) else str(v) for k, v in vars(args).items()},
+        "machine": machine_info(),
+    }
     sections: dict[str, object] = {}
     for name in wanted:
         result = by_name[name].run(args, out_dir)

@@ -268,7 +268,11 @@ def _bench_model(
                     t0 = time.perf_counter()
                     s.fn()
                     s.samples.append((time.perf_counter() - t0) * 1000.0)
-            rows.extend(_rows(spec.name, size, subjects))
+            done = _rows(spec.name, size, subjects)
+            rows.extend(done)
+            # one line per size, so a long run that is interrupted still leaves its figures in the log
+            summary = ", ".join(f"{r['backend']} {r['call']} {r['p50_ms']:.1f}" for r in done)
+            log.info("%s @ %s p50 ms: %s", spec.name, format_size(size), summary)
     return rows
 
 

@@ -130,24 +130,8 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
         if prepost == "auto":
             prepost = "numpy" if _name(self._providers[0]) == CPU else "graph"
 
-        proto = _load_proto(model_path) if prepost == "numpy" else None
-        self._session: ort.InferenceSession
         self._net_in, self._net_out = RAW_INPUT, RAW_OUTPUT
-        if proto is not None:
-            meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, model_path)
-            network = _cut_network(proto, meta, model_path) if meta.format == FORMAT_FULL else None
-            if network is not None:
-                model, self._net_in, self._net_out = network
-                self._session = self._new_session(model, model_path)
-            else:
-                self._session = self._new_session(proto.SerializeToString(), model_path)
-            self.prepost = "graph" if meta.format == FORMAT_FULL and network is None else "numpy"
-        else:
-            self._session = self._new_session(str(model_path), model_path)
-            meta = ModelMetadata.from_props(self._session.get_modelmeta().custom_metadata_map, model_path)
-            if meta.format == FORMAT_FULL and prepost == "numpy":
-                log.info("the onnx package is missing: running pre/post-processing inside the graph")
-            self.prepost = "graph" if meta.format == FORMAT_FULL else "numpy"
+        self._session, meta, self.prepost = self._open(model_path, prepost)
         if input_size is not None and tuple(input_size) != meta.input_size:
             raise ModelFileError(
                 f"{model_path} was exported for {format_size(meta.input_size)} but "
@@ -162,6 +146,24 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
         self._resize = NearestResizer()
         self._pre = Preprocessor(self.input_size, meta.mean, meta.std) if self.prepost == "numpy" else None
         log.info("loaded %s", self.describe())
+
+    def _open(self, path: Path, prepost: str) -> tuple[ort.InferenceSession, ModelMetadata, str]:
+        """Session, metadata and the pre/post-processing mode actually used (a raw model is always numpy)."""
+        proto = _load_proto(path) if prepost == "numpy" else None
+        if proto is None:  # graph mode asked, or the onnx package is missing
+            session = self._new_session(str(path), path)
+            meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, path)
+            if meta.format == FORMAT_FULL and prepost == "numpy":
+                log.info("the onnx package is missing: running pre/post-processing inside the graph")
+            return session, meta, "graph" if meta.format == FORMAT_FULL else "numpy"
+        meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, path)
+        if meta.format != FORMAT_FULL:
+            return self._new_session(proto.SerializeToString(), path), meta, "numpy"
+        network = _cut_network(proto, meta, path)
+        if network is None:
+            return self._new_session(proto.SerializeToString(), path), meta, "graph"
+        model, self._net_in, self._net_out = network
+        return self._new_session(model, path), meta, "numpy"
 
     def _new_session(self, model: str | bytes, path: Path) -> ort.InferenceSession:
         try:

@@ -36,6 +36,8 @@ from .prepost import check_image
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp16", "fp32", "int8")
+ENGINE_SUFFIXES = (".engine", ".plan")  # a prebuilt engine: used as is, outside the cache
+BATCH = 1  # the node runs one frame at a time: the optimisation profile is min = opt = max = (1, 3, h, w)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
@@ -45,7 +47,6 @@ class BuildConfig:
 
     precision: str = "fp16"
     workspace_mib: int = 1024
-    batch: int = 1  # the optimisation profile is min = opt = max = (batch, 3, h, w)
     calibration_dir: Path | None = None  # int8 only: folder of real frames
     calibration_frames: int = 200
     cache_dir: Path | None = None  # None: engine_cache.default_cache_dir()
@@ -278,7 +279,7 @@ def build_engine_bytes(
     calibration_files: list[Path] | None = None,
     calibration_cache: Path | None = None,
 ) -> bytes:
-    """Parse ``onnx_path`` and build a serialized engine for (batch, 3, h, w) at ``config.precision``."""
+    """Parse ``onnx_path`` and build a serialized engine for (1, 3, h, w) at ``config.precision``."""
     trt = _import_tensorrt()
     logger = _make_logger(trt)
     builder = trt.Builder(logger)
@@ -304,7 +305,7 @@ def build_engine_bytes(
     builder_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, config.workspace_mib << 20)
     for name in plan.builder_flags:
         builder_config.set_flag(getattr(trt.BuilderFlag, name))
-    shape = (config.batch, 3, *meta.input_size)
+    shape = (BATCH, 3, *meta.input_size)
     profile = builder.create_optimization_profile()
     profile.set_shape(RAW_INPUT, shape, shape, shape)
     builder_config.add_optimization_profile(profile)
@@ -354,19 +355,20 @@ class TensorRTSegmentation(SegmentationRuntime):
     ) -> None:
         # Model checks first: a wrong file is reported as such even where tensorrt is not installed.
         model_path = Path(model_path)
-        meta = read_model_metadata(model_path)  # ModelFileError for missing, corrupt or foreign files
-        if meta.format != FORMAT_RAW:
-            raise ModelFileError(
-                f"the tensorrt backend needs a raw ONNX, {model_path} is {meta.format!r}: "
-                "export one with `stdc-ros export CHECKPOINT --format raw`"
-            )
-        if input_size is not None and tuple(input_size) != meta.input_size:
-            raise ModelFileError(
-                f"{model_path} was exported for {format_size(meta.input_size)}, "
-                f"not {format_size(tuple(input_size))}; re-export with --input-size"
-            )
-        super().__init__(model_path, meta.input_size, meta.num_classes)
-        self.meta = meta
+        prebuilt = model_path.suffix.lower() in ENGINE_SUFFIXES
+        if prebuilt:
+            if not model_path.is_file():
+                raise ModelFileError(f"TensorRT engine not found: {model_path}")
+            meta = None
+        else:
+            meta = read_model_metadata(model_path)  # ModelFileError for missing, corrupt or foreign files
+            if meta.format != FORMAT_RAW:
+                raise ModelFileError(
+                    f"the tensorrt backend needs a raw ONNX, {model_path} is {meta.format!r}: "
+                    "export one with `stdc-ros export CHECKPOINT --format raw`"
+                )
+            _check_size(model_path, meta.input_size, input_size)
+            super().__init__(model_path, meta.input_size, meta.num_classes)
         self.config = BuildConfig(
             precision=precision,
             workspace_mib=workspace_mib,
@@ -388,10 +390,35 @@ class TensorRTSegmentation(SegmentationRuntime):
             torch.zeros(1, device=self.device)  # make the primary context current before TensorRT touches CUDA
             self._logger = _make_logger(trt)
             self._runtime = trt.Runtime(self._logger)
-            self.cached = prepare_engine(model_path, meta, self.config, self.device, self._deserialize)
+            if meta is None:
+                meta = self._load_prebuilt(trt, model_path, input_size)
+            else:
+                self.cached = prepare_engine(model_path, meta, self.config, self.device, self._deserialize)
+            self.meta = meta
             self._setup_io(trt, torch)
 
     # -- engine ------------------------------------------------------------------------------------------
+
+    def _load_prebuilt(self, trt: Any, path: Path, input_size: tuple[int, int] | None) -> ModelMetadata:
+        """A serialized engine given directly: no cache, sizes from its tensors, ImageNet normalisation."""
+        data = path.read_bytes()
+        if not self._deserialize(data):
+            raise ModelFileError(
+                f"{path} is not an engine TensorRT {trt.__version__} can load on this GPU "
+                "(corrupt, or built by another TensorRT version or for another GPU)"
+            )
+        self.cached = CachedEngine(data, path, built=False, reason="given")
+        names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        shapes = {n: tuple(self._engine.get_tensor_shape(n)) for n in names}
+        outputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        inputs = [n for n in names if n not in outputs]
+        if len(inputs) != 1 or len(outputs) != 1 or len(shapes[inputs[0]]) != 4 or len(shapes[outputs[0]]) != 4:
+            raise ModelFileError(f"{path}: expected one input [N, 3, h, w] and one output [N, C, h, w], got {shapes}")
+        size = (int(shapes[inputs[0]][2]), int(shapes[inputs[0]][3]))
+        _check_size(path, size, input_size)
+        meta = ModelMetadata(format=FORMAT_RAW, input_size=size, num_classes=int(shapes[outputs[0]][1]), variant="?")
+        SegmentationRuntime.__init__(self, path, size, meta.num_classes)
+        return meta
 
     def _deserialize(self, data: bytes) -> bool:
         try:
@@ -417,11 +444,12 @@ class TensorRTSegmentation(SegmentationRuntime):
         context = engine.create_execution_context()
         if context is None:
             raise InferenceError("TensorRT could not create an execution context (GPU memory?)")
-        in_shape = (self.config.batch, 3, *self.input_size)
+        in_shape = (BATCH, 3, *self.input_size)
         declared = tuple(engine.get_tensor_shape(self._input_name))
         if len(declared) != 4 or any(d not in (-1, s) for d, s in zip(declared, in_shape)):
             raise ModelFileError(f"engine input {self._input_name} has shape {declared}, expected {in_shape}")
-        context.set_input_shape(self._input_name, in_shape)
+        if not context.set_input_shape(self._input_name, in_shape):
+            raise ModelFileError(f"engine for {self.model_path} rejects the input shape {in_shape}")
         out_shape = tuple(context.get_tensor_shape(self._output_name))
         if len(out_shape) != 4 or out_shape[1] != self.num_classes or tuple(out_shape[2:]) != self.input_size:
             raise ModelFileError(
@@ -480,8 +508,10 @@ class TensorRTSegmentation(SegmentationRuntime):
             return result
 
     def network_call(self) -> Callable[[], object]:
+        import torch
+
         def run() -> None:
-            with self._lock:
+            with self._lock, torch.cuda.device(self.device):
                 self._execute()
                 self._stream.synchronize()
 
@@ -494,7 +524,16 @@ class TensorRTSegmentation(SegmentationRuntime):
 
     def describe(self) -> str:
         h, w = self.input_size
-        return f"tensorrt {self.config.precision} ({self.device}) {self.model_path.name} @ {h}x{w}"
+        kind = "prebuilt engine" if self.cached.reason == "given" else self.config.precision
+        return f"tensorrt {kind} ({self.device}) {self.model_path.name} @ {h}x{w}"
+
+
+def _check_size(path: Path, model_size: tuple[int, int], asked: tuple[int, int] | None) -> None:
+    if asked is not None and tuple(asked) != tuple(model_size):
+        raise ModelFileError(
+            f"{path} was exported for {format_size(model_size)}, not {format_size(tuple(asked))}; "
+            "re-export with --input-size"
+        )
 
 
 def prepare_engine(
@@ -509,7 +548,7 @@ def prepare_engine(
 
     trt = _import_tensorrt()
     props = torch.cuda.get_device_properties(device)
-    shape = (config.batch, 3, *meta.input_size)
+    shape = (BATCH, 3, *meta.input_size)
     cache = EngineCache(config.cache_dir)
     files = calibration = calib_cache = None
     if config.precision == "int8":

@@ -45,8 +45,8 @@ def test_bench_command_prints_table_writes_json_and_histogram(
     tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "bench" / "bench.json"
-    argv = ["bench", "--model", str(tiny_checkpoint), "--backends", "torch", "--sizes", "96x128"]
-    rc = cli_main([*argv, "--iters", "2", "--warmup", "1", "-o", str(out)])
+    argv = ["bench", "--sections", "runtimes", "--model", str(tiny_checkpoint), "--backends", "torch"]
+    rc = cli_main([*argv, "--sizes", "96x128", "--iters", "2", "--warmup", "1", "-o", str(out)])
     printed = capsys.readouterr().out
     assert rc == 0
     assert "== runtimes ==" in printed and "p50 ms" in printed and "overhead %" in printed

@@ -132,6 +132,8 @@ def test_tensorrt_backend_checks_the_model_before_needing_tensorrt(tiny_onnx: Pa
     bad.write_bytes(b"junk")
     with pytest.raises(ModelFileError, match=r"bad\.onnx"):
         TensorRTSegmentation(bad)
+    with pytest.raises(ModelFileError, match=r"engine not found.*missing\.engine"):
+        TensorRTSegmentation(tmp_path / "missing.engine")
 
 
 def test_tensorrt_input_size_mismatch(tiny_raw_onnx: Path) -> None:

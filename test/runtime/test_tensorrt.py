@@ -151,6 +151,15 @@ def test_tensorrt_agrees_with_torch_and_caches(
     assert report.confident >= (0.999 if precision == "fp32" else 0.99)
     with create_runtime("tensorrt", tiny_raw_onnx, device="cuda", precision=precision, cache_dir=cache) as rt:
         assert not rt.cached.built  # second start: from the cache
+        engine = rt.cached.path
+    prebuilt = tmp_path / "given.engine"
+    prebuilt.write_bytes(engine.read_bytes())
+    with create_runtime("tensorrt", prebuilt) as rt:
+        assert rt.input_size == (96, 128) and rt.num_classes == 11 and "prebuilt" in rt.describe()
+        np.testing.assert_array_equal(rt.infer(camvid_images[0]).labels, seg.labels)
+    prebuilt.write_bytes(b"not an engine")
+    with pytest.raises(ModelFileError, match=r"given\.engine"):
+        create_runtime("tensorrt", prebuilt)
 
 
 @pytest.mark.tensorrt
