@@ -21,16 +21,16 @@ demo: $(STAMP)
 	$(VENV)/bin/stdc-ros demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/ruff format --no-cache --check .
 	$(PY) -m pytest -q
 
 test-gpu: $(STAMP)
 	$(PY) -m pytest -q -m "gpu or tensorrt" -rs
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/ruff format --no-cache --check .
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
