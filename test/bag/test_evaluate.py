@@ -207,4 +207,5 @@ def test_realtime_slow_node_drops_frames(
     assert report.dropped >= 1 and report.processed + report.dropped == 4
     assert report.latency_p50_ms >= 300
     statuses = [r.status for r in report.frame_records]
-    assert statuses[0] == "scored" and "dropped" in statuses
+    # Best effort: which frame is lost depends on timing (even the first may be), but both kinds occur.
+    assert "scored" in statuses and "dropped" in statuses
