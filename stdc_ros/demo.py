@@ -29,6 +29,7 @@ class DemoResult:
     lossless: object  # stdc_ros.bag.report.EvalReport
     realtime: object | None
     wall_s: float
+    birdseye: Path | None = None  # last frame's overlay beside the bird's-eye drivable grid
 
 
 def run_demo(
@@ -61,7 +62,44 @@ def run_demo(
     options = EvalOptions(progress=progress, node_params={"drivable.camera_pitch": str(CAMVID_PITCH)})
     lossless = evaluate_bag(bag, out_dir / "lossless", "lossless", model, backend, options)
     live = evaluate_bag(bag, out_dir / "realtime", "realtime", model, backend, options) if realtime else None
-    return DemoResult(bag, lossless, live, time.monotonic() - started)
+    birdseye = None
+    if lossless.output_bag is not None:
+        birdseye = render_birdseye_from_bag(lossless.output_bag, out_dir / "lossless" / "birdseye.png")
+    return DemoResult(bag, lossless, live, time.monotonic() - started, birdseye)
+
+
+def render_birdseye_from_bag(output_bag: Path, out_png: Path, node_name: str = "stdc_eval") -> Path | None:
+    """The last overlay beside the bird's-eye drivable grid of the same frame, from an eval output bag."""
+    import cv2
+    import numpy as np
+
+    from .bag.io import messages, open_bag, typestore
+    from .drivable.grid import OccupancyGridData
+    from .drivable.render import render_birdseye, side_by_side
+
+    store = typestore()
+    overlays: dict[int, np.ndarray] = {}
+    grids: dict[int, OccupancyGridData] = {}
+    wanted = (f"/{node_name}/out/overlay", f"/{node_name}/out/drivable_grid")
+    with open_bag(output_bag) as reader:
+        for topic, msgtype, _, raw in messages(reader, wanted):
+            msg = store.deserialize_cdr(raw, msgtype)
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            if topic.endswith("overlay"):
+                overlays[stamp] = np.asarray(msg.data, np.uint8).reshape(msg.height, msg.step)[:, : msg.width * 3]
+                overlays[stamp] = overlays[stamp].reshape(msg.height, msg.width, 3)
+            else:
+                info = msg.info
+                grids[stamp] = OccupancyGridData(
+                    np.asarray(msg.data, np.int8).reshape(info.height, info.width),
+                    info.resolution, info.width, info.height, info.origin.position.x, info.origin.position.y,
+                )  # fmt: skip
+    common = sorted(set(overlays) & set(grids))
+    if not common:
+        return None
+    picture = side_by_side(overlays[common[-1]], render_birdseye(grids[common[-1]]))
+    cv2.imwrite(str(out_png), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    return out_png
 
 
 def summary(result: DemoResult) -> str:
@@ -89,6 +127,8 @@ def summary(result: DemoResult) -> str:
         lines.append(f"{r.mode} report: {r.report_md}")
         lines.append(f"{r.mode} pictures: {r.iou_png}, {r.latency_png}, {r.overlays_png}")
         lines.append(f"{r.mode} output bag (open in Foxglove or RViz): {r.output_bag}")
+    if result.birdseye:
+        lines.append(f"drivable area, bird's-eye beside the overlay: {result.birdseye}")
     lines.append(f"demo took {result.wall_s:.0f} s")
     return "\n".join(lines)
 

@@ -46,6 +46,7 @@ def test_demo_runs_end_to_end_and_agrees_with_training_evaluation(tiny_onnx: Pat
     for path in (ll.report_md, ll.report_json, ll.iou_png, ll.latency_png, ll.overlays_png, ll.output_bag):
         assert path is not None and Path(path).exists()
     assert result.realtime is not None and result.realtime.frames == FRAMES
+    assert result.birdseye is not None and result.birdseye.is_file()
     text = summary(result)
     assert "lossless" in text and "mIoU" in text and str(ll.report_md) in text
 
