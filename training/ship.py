@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 import yaml
 
 from stdc_ros.bag.plots import plot_iou_bars
+from stdc_ros.bench.runtimes import cpu_name
 from stdc_ros.labels import load_label_set
 from stdc_ros.network import build_stdc
 from stdc_ros.runtime import create_runtime
@@ -38,16 +38,6 @@ def _git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def load_training_state(path: Path) -> dict[str, Any]:
@@ -95,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_iou_bars(per_class, figures / "test_iou_per_class.png", "CamVid test (233 frames), per-class IoU")
     plot_confusion(cm.matrix, label_set.names, figures / "test_confusion.png", "CamVid test confusion (row-normalised)")
 
-    hardware = args.hardware or f"{_cpu_name()}, {torch.get_num_threads()} threads (CPU only)"
+    hardware = args.hardware or f"{cpu_name()}, {torch.get_num_threads()} threads (CPU only)"
     card = {
         "model": f"STDC{payload['variant'][-1]}-Seg, {payload['num_classes']} classes ({label_set.name})",
         "file": str(args.out),

@@ -313,7 +313,7 @@ def machine_info() -> dict[str, object]:
 
     info: dict[str, object] = {
         "platform": platform.platform(),
-        "processor": _cpu_name(),
+        "processor": cpu_name(),
         "cpus": os.cpu_count(),
         "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
         "python": platform.python_version(),
@@ -331,7 +331,7 @@ def machine_info() -> dict[str, object]:
     return info
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
