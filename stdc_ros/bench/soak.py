@@ -212,7 +212,8 @@ class FrameDriver:
         self.node_name = node_name
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
-        self.client = rclpy.create_node(f"soak_driver_{os.getpid()}", context=self.context)
+        # Unique per driver: a benchmark may hold several drivers in one process.
+        self.client = rclpy.create_node(f"soak_driver_{os.getpid()}_{id(self) % 1_000_000}", context=self.context)
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.image_pub = self.client.create_publisher(Image, f"/{node_name}/in/image", reliable)
         self.info_pub = self.client.create_publisher(CameraInfo, f"/{node_name}/in/camera_info", reliable)
@@ -442,6 +443,7 @@ class SoakLimits:
     rss_growth: float = 0.05  # fraction of the resident memory after warm-up
     thread_growth: int = 0
     fd_growth: int = 0
+    min_complete: float = 0.99  # fraction of the frames sent whose outputs all came back
 
 
 @dataclass
@@ -529,7 +531,7 @@ class SoakResult:
             problems.append(f"{self.tracebacks} traceback(s) in the node's stderr")
         if self.failed_frames:
             problems.append(f"diagnostics count {self.failed_frames} failed frame(s)")
-        if self.stream.received < self.settings.frames * 0.99:
+        if self.stream.received < self.settings.frames * limits.min_complete:
             problems.append(f"only {self.stream.received} of {self.settings.frames} frames came back")
         return problems
 

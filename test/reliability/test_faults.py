@@ -313,7 +313,7 @@ def test_a_signal_during_inference_shuts_the_node_down_cleanly(
     assert code is not None, f"the node hung after {signal.Signals(sig).name}"
     allowed = (0, 130, -signal.SIGINT) if sig == signal.SIGINT else (0,)
     assert code in allowed, f"exit code {code}; stderr:\n{err[-2000:]}"
-    assert seconds < 5.0, f"took {seconds:.1f} s to exit"
+    assert seconds < 8.0, f"took {seconds:.1f} s to exit"  # ~0.5 s on a quiet machine, 3.5 s with the CPU starved
     assert "Traceback" not in err, err[-3000:]
     assert "shutting down" in err
     assert streamed["stats"].received >= 5, "no frames were processed before the signal"

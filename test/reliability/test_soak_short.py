@@ -12,7 +12,7 @@ from stdc_ros.bench.soak import ALL_OUTPUTS, SoakLimits, SoakSettings, run_soak
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
-SHORT_LIMITS = SoakLimits(rss_growth=0.10, thread_growth=1, fd_growth=2)
+SHORT_LIMITS = SoakLimits(rss_growth=0.10, thread_growth=1, fd_growth=2, min_complete=0.95)
 
 
 def test_short_soak_holds_memory_threads_and_fds_and_shuts_down_cleanly(
@@ -35,6 +35,6 @@ def test_short_soak_holds_memory_threads_and_fds_and_shuts_down_cleanly(
     print(result.report())
     assert not result.failures(), result.failures()
     assert result.crashes == 0 and result.exit_code == 0
-    assert result.stream.received >= 297 and len(result.samples) >= 10
+    assert len(result.samples) >= 10
     assert all(count >= result.stream.received for count in result.stream.per_topic.values()), "an output went silent"
     assert int(result.diagnostics["frames_processed"]) >= 400  # warm-up and measured frames
