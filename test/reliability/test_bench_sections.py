@@ -1,0 +1,59 @@
+"""The benchmark sections of `stdc-ros bench` (node, postproc, physical) run end to end on tiny settings and write
+their figures; nothing here checks a time (benchmarks are not tests), only that the code path works."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stdc_ros.cli import main as cli_main
+
+
+def _run(tmp_path: Path, sections: str, *extra: str) -> dict:
+    out = tmp_path / "bench.json"
+    assert cli_main(["bench", "--sections", sections, "-o", str(out), *extra]) == 0
+    return json.loads(out.read_text())["sections"]
+
+
+def test_postproc_and_physical_sections_report_their_figures(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sections = _run(
+        tmp_path,
+        "postproc,physical",
+        *("--post-size", "60x80", "--post-iters", "3"),
+        *("--physical-variants", "stdc1", "--physical-sizes", "64x96", "--physical-onnx-sizes", ""),
+        *("--physical-iters", "1", "--peak-n", "256", "--model-dir", str(tmp_path)),
+    )
+    post = sections["postproc"]["rows"]
+    assert {r["stage"] for r in post} == {"input decode", "output message", "drivable area"}
+    assert any(r["what"] == "rgb8" for r in post) and any(r["what"] == "total" for r in post)
+    physical = [r for r in sections["physical"]["rows"] if "model" in r]
+    assert physical and physical[0]["gmacs"] > 0 and physical[0]["utilisation_pct"] > 0
+    printed = capsys.readouterr().out
+    assert "== postproc ==" in printed and "== physical ==" in printed and "aten::" in printed
+
+
+def test_onnxruntime_profile_ranks_operator_types(tiny_onnx: Path) -> None:
+    from stdc_ros.bench.physical import profile_onnxruntime
+
+    ops = profile_onnxruntime(tiny_onnx, iters=1, threads=1)
+    assert ops and ops[0]["op"] == "Conv" and abs(sum(o["share_pct"] for o in ops) - 100) < 30
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_node_section_measures_bare_node_and_echo(tmp_path: Path, tiny_onnx: Path) -> None:
+    sections = _run(
+        tmp_path,
+        "node",
+        *("--node-model", str(tiny_onnx), "--node-size", "96x128", "--node-iters", "3", "--node-rounds", "1"),
+        *("--camera-seconds", "1", "--camera-hz", "10"),
+    )
+    rows = sections["node"]["rows"]
+    measured = {r["measure"]: r for r in rows if "p50_ms" in r}
+    assert {"bare runtime.infer", "node e2e, labels only", "echo node (transport only)"} <= set(measured)
+    assert all(r["n"] == 3 for r in measured.values())
+    summary = next(r for r in rows if r["measure"] == "summary")
+    assert summary["camera"]["sent"] == 10 and summary["camera"]["received"] >= 1
+    assert any("node overhead" in n for n in sections["node"]["notes"])
