@@ -50,6 +50,7 @@ class LossConfig:
     aux16: float = 1.0
     detail_bce: float = 1.0
     detail_dice: float = 1.0
+    class_weights: str = "none"  # none | enet (ENet's 1/ln(1.02 + p) from training-label frequencies)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class TrainConfig:
 class ExperimentConfig:
     name: str = "experiment"
     output: str = "runs/experiment"
+    init_from: str = ""  # a training checkpoint whose weights start this run (fresh optimizer and schedule)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

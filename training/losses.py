@@ -19,22 +19,31 @@ def ohem_cross_entropy(
     ignore_index: int,
     keep_prob: float = 0.7,
     min_fraction: float = 1.0 / 16.0,
+    class_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Online hard example mining CE over the batch's labelled pixels.
 
     Losses above -ln(keep_prob) are averaged when at least ``min_fraction`` of the labelled pixels exceed
     it (the n_min-th largest loss is above the threshold); otherwise the n_min largest are averaged.
+    With ``class_weights``, pixels are still chosen by their unweighted loss (hardness), and the chosen
+    ones are averaged with their class weights (sum w l / sum w, as weighted cross-entropy does).
     """
     losses = F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="none")
-    losses = losses[labels != ignore_index]
+    valid = labels != ignore_index
+    losses = losses[valid]
     if losses.numel() == 0:
         return logits.sum() * 0.0
     threshold = -math.log(keep_prob)
     n_min = max(1, int(losses.numel() * min_fraction))
-    ranked, _ = torch.sort(losses, descending=True)
+    ranked, order = torch.sort(losses, descending=True)
     if ranked[n_min - 1] > threshold:
-        return ranked[ranked > threshold].mean()
-    return ranked[:n_min].mean()
+        keep = ranked > threshold
+    else:
+        keep = torch.arange(ranked.numel(), device=ranked.device) < n_min
+    if class_weights is None:
+        return ranked[keep].mean()
+    weights = class_weights.to(losses.device)[labels[valid][order][keep]]
+    return (ranked[keep] * weights).sum() / weights.sum()
 
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
@@ -66,17 +75,23 @@ class LossWeights:
 class STDCLoss:
     """main + aux8 + aux16 OHEM-CE + detail BCE + Dice, each weighted (all 1 in the reference)."""
 
-    def __init__(self, ignore_index: int, weights: LossWeights | None = None, use_detail: bool = True) -> None:
+    def __init__(
+        self,
+        ignore_index: int,
+        weights: LossWeights | None = None,
+        use_detail: bool = True,
+        class_weights: torch.Tensor | None = None,
+    ) -> None:
         self.ignore_index = ignore_index
         self.weights = weights or LossWeights()
         self.use_detail = use_detail
+        self.class_weights = class_weights
 
     def __call__(self, outputs: TrainOutputs, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        w = self.weights
+        w, cw = self.weights, self.class_weights
         terms = {
-            "main": ohem_cross_entropy(outputs.main, labels, self.ignore_index),
-            "aux8": ohem_cross_entropy(outputs.aux8, labels, self.ignore_index),
-            "aux16": ohem_cross_entropy(outputs.aux16, labels, self.ignore_index),
+            name: ohem_cross_entropy(getattr(outputs, name), labels, self.ignore_index, class_weights=cw)
+            for name in ("main", "aux8", "aux16")
         }
         total = w.main * terms["main"] + w.aux8 * terms["aux8"] + w.aux16 * terms["aux16"]
         if self.use_detail:

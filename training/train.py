@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from stdc_ros.network import STDCSeg, build_stdc
 from stdc_ros.network.checkpoint import FORMAT as MODEL_FORMAT
 
+from .class_weights import build_class_weights
 from .config import ExperimentConfig, load_config
 from .datasets import build_dataset
 from .evaluate import evaluate_model
@@ -197,14 +198,21 @@ class Trainer:
         self.use_amp = cfg.train.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         lw = cfg.loss
+        self.class_weights = build_class_weights(lw.class_weights, train_set)
+        if self.class_weights is not None:
+            log.info("class weights (%s): %s", lw.class_weights, [round(float(w), 3) for w in self.class_weights])
         self.criterion = STDCLoss(
             d.ignore_index,
             LossWeights(lw.main, lw.aux8, lw.aux16, lw.detail_bce, lw.detail_dice),
             use_detail=lw.use_detail,
+            class_weights=self.class_weights,
         )
         self.iteration = 0
         self.best_miou = -1.0
         self.elapsed = 0.0  # seconds of training over all resumed runs
+        self.lineage: list[dict[str, Any]] = []  # earlier stages this run's weights started from
+        if cfg.init_from:
+            self.init_from(Path(cfg.init_from))
 
     # --- checkpoints -------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -219,6 +227,7 @@ class Trainer:
             "elapsed": self.elapsed,
             "rng": rng_state(),
             "config": self.cfg.to_dict(),
+            "lineage": self.lineage,
         }
 
     def save(self, name: str) -> Path:
@@ -239,8 +248,22 @@ class Trainer:
         self.iteration = int(state["iteration"])
         self.best_miou = float(state["best_miou"])
         self.elapsed = float(state.get("elapsed", 0.0))
+        self.lineage = list(state.get("lineage", []))
         set_rng_state(state["rng"])
         log.info("resumed from %s at iteration %d", path, self.iteration)
+
+    def init_from(self, path: Path) -> None:
+        """Start from another run's weights (a later stage); its config and cost are kept as lineage."""
+        if not path.is_file():
+            raise FileNotFoundError(f"init_from checkpoint not found: {path}")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("format") != TRAIN_FORMAT:
+            raise ValueError(f"{path} is not a training checkpoint")
+        self.model.load_state_dict(state["model_checkpoint"]["model"])
+        stage = {"config": state["config"], "iterations": int(state["iteration"]),
+                 "elapsed": float(state.get("elapsed", 0.0))}  # fmt: skip
+        self.lineage = [*state.get("lineage", []), stage]
+        log.info("initialised from %s (%d iterations)", path, stage["iterations"])
 
     # --- loop ----------------------------------------------------------------------------------------
     def loader(self) -> DataLoader:

@@ -82,3 +82,36 @@ def test_total_loss_combines_weighted_terms() -> None:
     no_detail, t2 = STDCLoss(IGNORE, use_detail=False)(outputs, labels)
     assert set(t2) == {"main", "aux8", "aux16"}
     assert float(no_detail) == pytest.approx(sum(t2.values()), rel=1e-5)
+
+
+def test_weighted_ohem_chooses_by_hardness_and_averages_with_class_weights() -> None:
+    z = [2.0, 1.0, 0.5] + [-4.0] * 29  # the same three hard pixels as above
+    labels = torch.zeros(1, 1, 32, dtype=torch.int64)
+    logits = torch.zeros(1, 3, 1, 32, dtype=torch.float64)
+    logits[0, 1, 0] = torch.tensor(z, dtype=torch.float64)  # label-0 pixels: CE = ln(1 + e^z) as above
+    logits[0, 2] = -50.0
+    labels[0, 0, 1] = 2  # the second hard pixel is class 2, given almost no probability: the hardest of all
+    weights = torch.tensor([1.0, 0.0, 4.0])
+    losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none").flatten()
+    hard = [i for i in range(32) if float(losses[i]) > -math.log(0.7)]
+    assert hard == [0, 1, 2]  # unchanged by the weights: selection is by unweighted loss
+    w = [1.0, 4.0, 1.0]
+    expected = sum(w[k] * float(losses[i]) for k, i in enumerate(hard)) / sum(w)
+    loss = ohem_cross_entropy(logits, labels, IGNORE, class_weights=weights)
+    assert float(loss) == pytest.approx(expected, rel=1e-9)
+    assert float(ohem_cross_entropy(logits, labels, IGNORE)) == pytest.approx(
+        sum(float(losses[i]) for i in hard) / 3, rel=1e-9
+    )
+
+
+def test_enet_weights_follow_the_formula_and_keep_the_mean_at_one() -> None:
+    import numpy as np
+
+    from training.class_weights import enet_weights
+
+    freq = np.array([0.6, 0.3, 0.09, 0.01])
+    w = enet_weights(freq).double().numpy()
+    raw = 1 / np.log(1.02 + freq)
+    np.testing.assert_allclose(w / w[0], raw / raw[0], rtol=1e-6)
+    assert float((w * freq).sum()) == pytest.approx(1.0, rel=1e-6)
+    assert np.all(np.diff(w) > 0)  # rarer class, larger weight

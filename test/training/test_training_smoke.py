@@ -76,3 +76,32 @@ def test_bad_config_and_dataset_errors_name_the_problem(camvid_root: Path, tmp_p
     cfg = smoke_config(tmp_path / "nowhere", tmp_path / "run", iters=1)
     with pytest.raises(FileNotFoundError, match="nowhere"):
         Trainer(cfg)
+
+
+def test_class_weights_come_from_the_training_labels(camvid_root: Path, tmp_path: Path) -> None:
+    from training.class_weights import class_frequencies
+
+    trainer = Trainer(smoke_config(camvid_root, tmp_path / "run", iters=1, **{"loss.class_weights": "enet"}))
+    freq = class_frequencies(trainer.train_set.dataset)
+    labels = np.concatenate([trainer.train_set.dataset.load(i)[1].ravel() for i in range(2)])
+    labels = labels[labels != 11]
+    np.testing.assert_allclose(freq, np.bincount(labels, minlength=11) / labels.size)
+    assert trainer.criterion.class_weights is not None and trainer.criterion.class_weights.shape == (11,)
+    with pytest.raises(ValueError, match="class_weights must be none or enet"):
+        Trainer(smoke_config(camvid_root, tmp_path / "bad", iters=1, **{"loss.class_weights": "inverse"}))
+
+
+def test_a_later_stage_starts_from_earlier_weights_and_records_its_lineage(camvid_root: Path, tmp_path: Path) -> None:
+    first = Trainer(smoke_config(camvid_root, tmp_path / "s1", iters=2))
+    first.fit()
+    second = Trainer(smoke_config(camvid_root, tmp_path / "s2", iters=1, init_from=str(tmp_path / "s1/last.pt")))
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    assert second.iteration == 0 and second.scheduler.last_epoch == 0  # fresh schedule
+    assert [s["iterations"] for s in second.lineage] == [2]
+    assert second.lineage[0]["config"]["output"] == str(tmp_path / "s1")
+    second.fit()
+    state = torch.load(tmp_path / "s2/last.pt", map_location="cpu", weights_only=True)
+    assert state["lineage"] == second.lineage
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        Trainer(smoke_config(camvid_root, tmp_path / "s3", iters=1, init_from=str(tmp_path / "missing.pt")))
