@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "--recalibrate-bn", action="store_true", help="re-estimate BN statistics on the training frames first"
     )
     parser.add_argument("--ablation", type=Path, default=None, help="JSON with the no-detail run's test mIoU")
+    parser.add_argument("--notes", type=Path, default=None, help="Markdown put in the card after the scores")
     args = parser.parse_args(argv)
 
     state = load_training_state(args.checkpoint)
@@ -85,14 +87,20 @@ def main(argv: list[str] | None = None) -> int:
     plot_iou_bars(per_class, figures / "test_iou_per_class.png", "CamVid test (233 frames), per-class IoU")
     plot_confusion(cm.matrix, label_set.names, figures / "test_confusion.png", "CamVid test confusion (row-normalised)")
 
+    stages = training_stages(state)
+    copy_stage_logs(stages, figures)
     hardware = args.hardware or f"{cpu_name()}, {torch.get_num_threads()} threads (CPU only)"
     card = {
         "model": f"STDC{payload['variant'][-1]}-Seg, {payload['num_classes']} classes ({label_set.name})",
         "file": str(args.out),
         "sha256": digest,
         "bytes": args.out.stat().st_size,
-        "iterations": int(state["iteration"]),
-        "training_seconds": float(state.get("elapsed", 0.0)),
+        "iterations": sum(stage["iterations"] for stage in stages),
+        "training_seconds": sum(stage["elapsed"] for stage in stages),
+        "stages": [
+            {"config": stage["config"]["name"], "iterations": stage["iterations"], "seconds": stage["elapsed"]}
+            for stage in stages
+        ],
         "hardware": hardware,
         "commit": _git("rev-parse", "HEAD"),
         "bn_recalibrated_on_train_frames": bn_images,
@@ -100,22 +108,69 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.ablation and args.ablation.is_file():
         card["ablation"] = json.loads(args.ablation.read_text())
+    notes = args.notes.read_text().strip() if args.notes else ""
     (args.out.parent / "model_card.json").write_text(json.dumps(card, indent=2))
-    (args.out.parent / "MODEL_CARD.md").write_text(render_card(card, cfg, result, size))
+    (args.out.parent / "MODEL_CARD.md").write_text(render_card(card, stages, result, size, notes))
     print(format_table(result))
     print(f"wrote {args.out} ({card['bytes'] / 1e6:.1f} MB) and {args.out.parent / 'MODEL_CARD.md'}")
     return 0
 
 
-def render_card(card: dict[str, Any], cfg: dict[str, Any], result: dict[str, Any], size: tuple[int, int]) -> str:
+def training_stages(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every stage that led to this checkpoint, oldest first: (config, iterations, elapsed seconds)."""
+    final = {"config": state["config"], "iterations": int(state["iteration"]), "elapsed": float(state["elapsed"])}
+    return [*state.get("lineage", []), final]
+
+
+def copy_stage_logs(stages: list[dict[str, Any]], figures: Path) -> None:
+    """Each stage's curves and CSV logs next to the card (when its run folder is still here)."""
+    for n, stage in enumerate(stages, 1):
+        run = Path(stage["config"]["output"])
+        for name, target in (("curves.png", "curves.png"), ("train_log.csv", "train_log.csv"),
+                             ("val_log.csv", "val_log.csv")):  # fmt: skip
+            if (run / name).is_file():
+                shutil.copyfile(run / name, figures / f"stage{n}_{target}")
+
+
+def describe_stage(n: int, stage: dict[str, Any]) -> list[str]:
+    cfg = stage["config"]
+    t, d, o, loss = cfg["train"], cfg["data"], cfg["optim"], cfg["loss"]
+    weights = loss.get("class_weights", "none")
+    start = "from scratch" if n == 1 else f"from the end of stage {n - 1}"
+    return [
+        f"### Stage {n}: `training/configs/{cfg['name']}.yaml`, {start}",
+        "",
+        f"- {stage['iterations']} iterations, batch {t['batch_size']}, crops {d['crop'][0]}x{d['crop'][1]} at "
+        f"scales {d['scale'][0]}-{d['scale'][1]}, colour jitter {d['jitter']}, flips; "
+        f"{stage['elapsed'] / 3600:.2f} h (sum of iteration times).",
+        f"- SGD momentum {o['momentum']}, weight decay {o['weight_decay']} (not on BN/bias), lr {o['lr']} "
+        f"(x{o['head_lr_mult']} on FFM and heads), {o['warmup_iters']} warmup iterations then poly {o['power']}.",
+        "- Loss: OHEM cross-entropy on the main and both auxiliary heads"
+        + (" with ENet class weights (1/ln(1.02 + p) from the training labels)" if weights == "enet" else "")
+        + (" + detail BCE + Dice" if loss["use_detail"] else " (no detail loss)")
+        + ", all weight 1.",
+        f"- Curves: ![stage {n} curves](figures/stage{n}_curves.png) (logs: `figures/stage{n}_train_log.csv`, "
+        f"`figures/stage{n}_val_log.csv`; validation mIoU on the first {t['val_limit'] or 'all'} test frames, "
+        "for monitoring only).",
+        "",
+    ]
+
+
+def render_card(
+    card: dict[str, Any],
+    stages: list[dict[str, Any]],
+    result: dict[str, Any],
+    size: tuple[int, int],
+    notes: str = "",
+) -> str:
     hours = card["training_seconds"] / 3600
-    t = cfg["train"]
+    cfg = stages[-1]["config"]
     d = cfg["data"]
-    o = cfg["optim"]
     lines = [
         f"# Model card: {Path(card['file']).name}",
         "",
-        f"{card['model']}, trained **from scratch** (no ImageNet weights can be had here) with detail guidance.",
+        f"{card['model']}, trained **from scratch** (no ImageNet weights can be had here)"
+        + (" with detail guidance." if cfg["loss"]["use_detail"] else " without the detail loss."),
         "",
         "## Conventions",
         "",
@@ -141,17 +196,13 @@ def render_card(card: dict[str, Any], cfg: dict[str, Any], result: dict[str, Any
         "",
         "## Training",
         "",
-        f"- Config: `training/configs/{cfg['name']}.yaml` (embedded below), {card['iterations']} iterations, batch "
-        f"{t['batch_size']}, crops {d['crop'][0]}x{d['crop'][1]} at scales {d['scale'][0]}-{d['scale'][1]}, "
-        f"colour jitter {d['jitter']}, flips.",
-        f"- SGD momentum {o['momentum']}, weight decay {o['weight_decay']} (not on BN/bias), lr {o['lr']} "
-        f"(x{o['head_lr_mult']} on FFM and heads), {o['warmup_iters']} warmup iterations then poly {o['power']}.",
-        "- Loss: OHEM cross-entropy on the main and both auxiliary heads + detail BCE + Dice, all weight 1.",
+        f"{card['iterations']} iterations in {len(stages)} stage(s), {hours:.2f} h in all on {card['hardware']}.",
+        "",
+        *[line for n, stage in enumerate(stages, 1) for line in describe_stage(n, stage)],
         f"- BatchNorm statistics re-estimated on {card['bn_recalibrated_on_train_frames']} whole training frames "
         "after training (no labels, no test data; `--recalibrate-bn`)."
         if card["bn_recalibrated_on_train_frames"]
         else "- BatchNorm statistics as left by training.",
-        f"- Hardware: {card['hardware']}; training time {hours:.2f} h (sum of iteration times).",
         f"- Commit that produced this file: `{card['commit']}`.",
         "",
         "## CamVid test scores",
@@ -161,11 +212,12 @@ def render_card(card: dict[str, Any], cfg: dict[str, Any], result: dict[str, Any
         "",
         format_table(result),
         "",
-        "![per-class IoU](figures/test_iou_per_class.png)",
-        "",
-        "## Detail-guidance ablation",
+        "![per-class IoU](figures/test_iou_per_class.png) ![confusion](figures/test_confusion.png)",
         "",
     ]
+    if notes:
+        lines += [notes, ""]
+    lines += ["## Detail-guidance ablation", ""]
     if "ablation" in card:
         lines.append(json.dumps(card["ablation"], indent=2))
     else:
@@ -174,7 +226,10 @@ def render_card(card: dict[str, Any], cfg: dict[str, Any], result: dict[str, Any
             "(`python -m training.train --config training/configs/camvid_stdc1_cpu.yaml loss.use_detail=false "
             "output=runs/camvid_stdc1_cpu_nodetail`); it is scheduled for a later session."
         )
-    lines += ["", "## Config", "", "```yaml", yaml.safe_dump(cfg, sort_keys=False).rstrip(), "```", ""]
+    for n, stage in enumerate(stages, 1):
+        config_yaml = yaml.safe_dump(stage["config"], sort_keys=False).rstrip()
+        lines += ["", f"## Config of stage {n}", "", "```yaml", config_yaml, "```"]
+    lines.append("")
     return "\n".join(lines)
 
 

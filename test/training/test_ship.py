@@ -1,0 +1,62 @@
+"""Shipping a two-stage run: ONNX export, test scores measured on the file, and a card naming every stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stdc_ros.runtime import create_runtime
+from training import ship
+from training.datasets import CamVid
+from training.train import Trainer
+
+from .test_training_smoke import smoke_config
+
+
+def tiny_camvid(camvid_root: Path, root: Path, frames: int = 2) -> Path:
+    """A CamVid-layout folder whose test split is the first few real test frames (symlinked)."""
+    lines = (camvid_root / "test.txt").read_text().split("\n")[:frames]
+    for line in lines:
+        for rel in line.split():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).symlink_to(camvid_root / rel)
+    (root / "test.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_ship_writes_a_card_with_both_stages_and_scores_measured_on_the_onnx(camvid_root: Path, tmp_path: Path) -> None:
+    Trainer(smoke_config(camvid_root, tmp_path / "s1", iters=1)).fit()
+    stage2 = smoke_config(
+        camvid_root, tmp_path / "s2", iters=1, init_from=str(tmp_path / "s1/last.pt"), **{"loss.class_weights": "enet"}
+    )
+    Trainer(stage2).fit()
+    data = tiny_camvid(camvid_root, tmp_path / "camvid")
+    notes = tmp_path / "notes.md"
+    notes.write_text("**Honest status:** a two-iteration smoke model.\n")
+    out = tmp_path / "models" / "m.onnx"
+    argv = ["--checkpoint", str(tmp_path / "s2/last.pt"), "--out", str(out), "--data-root", str(data)]
+    assert ship.main([*argv, "--input-size", "96", "128", "--notes", str(notes)]) == 0
+
+    card = json.loads((out.parent / "model_card.json").read_text())
+    assert card["iterations"] == 2 and [s["iterations"] for s in card["stages"]] == [1, 1]
+    # the card's mIoU is what the shipped file itself scores on the (tiny) test split
+    cm = np.zeros((11, 11), dtype=np.int64)
+    test = CamVid(data, ["test"])
+    with create_runtime("onnxruntime", out) as runtime:
+        for i in range(len(test)):
+            image, label = test.load(i)
+            pred = runtime.infer(image).labels
+            keep = label < 11
+            cm += np.bincount(label[keep] * 11 + pred[keep], minlength=121).reshape(11, 11)
+    union = cm.sum(0) + cm.sum(1) - np.diag(cm)
+    present = union > 0
+    assert card["test"]["miou"] == pytest.approx(float(np.mean(np.diag(cm)[present] / union[present])), rel=1e-12)
+
+    text = (out.parent / "MODEL_CARD.md").read_text()
+    assert "### Stage 1" in text and "### Stage 2" in text and "from the end of stage 1" in text
+    assert "ENet class weights" in text and "Honest status" in text and "## Config of stage 2" in text
+    for name in ("stage1_curves.png", "stage2_train_log.csv", "test_iou_per_class.png", "test_confusion.png"):
+        assert (out.parent / "figures" / name).is_file(), name
