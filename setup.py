@@ -42,6 +42,7 @@ setup(
         "rosbags",
         "tqdm",
         "matplotlib",
+        "pillow",
         "psutil",
     ],
     extras_require={

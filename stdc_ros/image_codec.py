@@ -8,11 +8,14 @@ buffer (no copy, row padding included), other encodings are converted with one O
 
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 import cv2
 import numpy as np
+import PIL.Image
 
 from .errors import ImageFormatError
 
@@ -149,6 +152,21 @@ def _to_three_channels(rows: np.ndarray, layout: Layout, height: int, width: int
     return cv2.cvtColor(np.ascontiguousarray(rows), _BAYER_TO_BGR[kind]), "bgr"
 
 
+def compressed_size(buffer: np.ndarray) -> tuple[int, int] | None:
+    """(height, width) declared by a compressed image's header, read by Pillow without decoding any pixel;
+    None when Pillow does not recognise the header (OpenCV then decides)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+        try:
+            with PIL.Image.open(io.BytesIO(buffer.tobytes())) as header:
+                width, height = header.size
+        except PIL.Image.DecompressionBombError:
+            return (1 << 31, 1 << 31)  # Pillow's own limit is far above any ``max_pixels`` we accept
+        except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            return None
+    return height, width
+
+
 def decode_compressed(
     format: str,  # the CompressedImage field's name
     data: bytes | bytearray | memoryview | np.ndarray,
@@ -161,6 +179,10 @@ def decode_compressed(
     buffer = _as_bytes_array(data)
     if buffer.size == 0:
         raise ImageFormatError(f"compressed image ({format!r}) has no data")
+    size = compressed_size(buffer)
+    if size is not None and size[0] * size[1] > max_pixels:
+        # refused from the header: a small file can declare a huge image (a decompression bomb)
+        raise ImageFormatError(f"compressed image {size[0]}x{size[1]} exceeds {max_pixels} pixels")
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise ImageFormatError(f"cannot decode compressed image ({format!r}, {buffer.size} bytes)")

@@ -37,7 +37,10 @@ def load_label_set(name_or_path: str | Path) -> LabelSet:
         path = find_share_file(Path("config") / "labels" / f"{name_or_path}.yaml")
     if not path.is_file():
         raise FileNotFoundError(f"label file not found: {path}")
-    data = yaml.safe_load(path.read_text())
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:  # also a Python tag: safe_load refuses it without running anything
+        raise ValueError(f"{path}: not a valid label YAML ({exc})") from exc
     try:
         classes = data["classes"]
         names = tuple(str(c["name"]) for c in classes)

@@ -43,6 +43,14 @@ def ros_arguments(
     return args + rest if len(args) > 1 or rest else []
 
 
+def quiet_opencv() -> None:
+    """The node refuses a corrupt compressed frame with one throttled warning; OpenCV would also print its own
+    unthrottled stderr lines for every such frame, so its logging is silenced in the node's process."""
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def spin_node(argv: list[str]) -> int:
     """Run the node until SIGINT/SIGTERM; ``argv`` holds the ROS arguments (``--ros-args ...``)."""
     import rclpy
@@ -51,6 +59,7 @@ def spin_node(argv: list[str]) -> int:
 
     from .segmentation_node import SegmentationNode
 
+    quiet_opencv()
     context = rclpy.Context()
     # rclpy's handlers: SIGINT and SIGTERM (docker stop, systemd, launch) shut the context down and wake the
     # executor at once; the finally block below then stops the worker and frees the model.

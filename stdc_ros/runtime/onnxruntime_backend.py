@@ -121,6 +121,8 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
             raise ValueError(f"prepost must be one of {PREPOST_MODES}, got {prepost!r}")
         if not model_path.is_file():
             raise ModelFileError(f"ONNX model not found: {model_path}")
+        if model_path.stat().st_size == 0:
+            raise ModelFileError(f"ONNX model {model_path} is empty (0 bytes)")
         self._options = ort.SessionOptions()
         self._options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._options.log_severity_level = 3  # ORT's own warnings (unused initializers...) are not actionable

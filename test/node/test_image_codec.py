@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 
@@ -9,6 +12,7 @@ from stdc_ros.errors import ImageFormatError
 from stdc_ros.image_codec import (
     LAYOUTS,
     SUPPORTED_ENCODINGS,
+    compressed_size,
     decode_compressed,
     decode_image,
     encode_compressed,
@@ -143,10 +147,50 @@ def test_label_masks_survive_png_exactly() -> None:
     assert np.array_equal(decoded[:, :, 0], labels)
 
 
-def test_conversion_benchmark_is_well_under_two_ms() -> None:
+def test_rgb8_and_bgr8_decode_without_copying() -> None:
+    rgb = blocks()
+    for encoding in ("rgb8", "bgr8"):
+        step, data = encode_image(rgb, encoding, row_padding=4)
+        buffer = np.frombuffer(data, np.uint8)
+        image, _ = decode_image(encoding, rgb.shape[0], rgb.shape[1], step, False, buffer)
+        assert np.shares_memory(image, buffer)
+
+
+def test_conversion_benchmark_covers_every_encoding() -> None:
     from stdc_ros.bench.codec import bench_codec
 
-    results = bench_codec(360, 480, repeats=15, show=False)
+    results = bench_codec(36, 48, repeats=2, show=False)  # figures come from `stdc-ros bench`, not from here
     assert set(SUPPORTED_ENCODINGS) <= set(results)
-    assert results["rgb8"] < 0.5 and results["bgr8"] < 0.5  # zero-copy views: microseconds
-    assert max(results[e] for e in SUPPORTED_ENCODINGS) < 20.0
+    assert all(value > 0 for value in results.values())
+
+
+def png_declaring(height: int, width: int) -> bytes:
+    """A PNG whose header declares height x width (valid CRCs) and whose data is a few zero rows."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(bytes((3 * width + 1) * 4))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def jpeg_declaring(height: int, width: int) -> bytes:
+    """A real small JPEG with its SOF0 frame header rewritten to declare height x width."""
+    data = bytearray(encode_compressed(blocks(), "jpeg"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("fmt", "data"), [("png", png_declaring(12000, 12000)), ("jpeg", jpeg_declaring(12000, 9000))])
+def test_oversized_compressed_images_are_refused_from_the_header(
+    fmt: str, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_decoding(*_args: object) -> None:
+        raise AssertionError("the image was decoded before its size was checked")
+
+    monkeypatch.setattr("stdc_ros.image_codec.cv2.imdecode", no_decoding)
+    with pytest.raises(ImageFormatError, match="exceeds"):
+        decode_compressed(fmt, data)
+    assert compressed_size(np.frombuffer(data, np.uint8)) == ((12000, 12000) if fmt == "png" else (12000, 9000))

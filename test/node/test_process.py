@@ -90,6 +90,40 @@ def test_stdc_ros_run_serves_a_separate_client_and_exits_on_sigint(
     assert "Traceback" not in text and "shutting down" in text
 
 
+def test_corrupt_compressed_frames_leave_one_warning_and_no_opencv_noise(
+    ros: Any, frames: Any, tiny_onnx: Path, tmp_path: Path
+) -> None:
+    from sensor_msgs.msg import CompressedImage
+
+    from stdc_ros.image_codec import encode_compressed
+
+    name = f"cam_jpeg_{ros.domain_id}"
+    log = tmp_path / "node.log"
+    command = [str(BIN / "stdc-ros"), "run", "--params-file", "none", "--ros-args", "-r", f"__node:={name}"]
+    command += ["-p", f"model_path:={tiny_onnx}", "-p", "threads:=1", "-p", "autostart:=true"]
+    command += ["-p", "image_transport:=compressed", "-p", "qos.reliability:=reliable", "-p", "qos.depth:=10"]
+    process = launch(command, ros.domain_id, log)
+    try:
+        labels_out = ros.subscribe(Image, f"/{name}/out/labels")
+        pub = ros.publisher(CompressedImage, f"/{name}/in/image/compressed")
+        assert ros.wait_for(lambda: pub.get_subscription_count() > 0, START_TIMEOUT), log.read_text()
+        good = encode_compressed(frames.image(), "png")
+        for data in (good[:40], b"\x89PNG\r\n\x1a\n" + bytes(30), bytes(range(256))):  # cut, bad IHDR, random
+            pub.publish(CompressedImage(format="png", data=data))
+        deadline = time.monotonic() + 15.0
+        while not labels_out.messages and time.monotonic() < deadline:
+            pub.publish(CompressedImage(format="png", data=good))
+            ros.wait_for(lambda: labels_out.messages, 0.5)
+        assert labels_out.messages, log.read_text()
+        assert ros.wait_for(lambda: "skipped bad frame" in log.read_text(), 5.0), log.read_text()
+    finally:
+        code = stop(process, signal.SIGINT)
+    text = log.read_text()
+    assert code == 0, text
+    assert text.count("skipped bad frame") == 1  # throttled
+    assert not any(word in text for word in ("imdecode", "grfmt", "WARN:0", "ERROR:0")), text
+
+
 def test_the_ros2_run_entry_point_reports_a_missing_model_in_one_line_and_exits_on_sigterm(
     ros: Any, tmp_path: Path
 ) -> None:

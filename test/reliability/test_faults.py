@@ -131,11 +131,13 @@ def test_bad_model_files_fail_configure_with_one_clear_line_and_stay_unconfigure
         + "".join(f"  - {{name: c{i}, color: [{i}, {i}, {i}]}}\n" for i in range(3))
         + "drivable: [0]\n"
     )
+    broken_labels = tmp_path / "broken.yaml"
+    broken_labels.write_text("name: broken\nclasses: [{name: road, color: [1, 2, 3]}\n")  # unclosed flow list
     pts = _checkpoint_variants(tiny_checkpoint, tmp_path)
     # (case, parameters, a word the one-line reason must contain)
     cases: list[tuple[str, dict[str, Any], str]] = [
         ("missing", {"model_path": str(tmp_path / "nope.onnx")}, "does not exist"),
-        ("empty", {"model_path": str(empty)}, "empty.onnx"),
+        ("empty", {"model_path": str(empty)}, "is empty"),
         ("truncated onnx", {"model_path": str(truncated)}, "truncated.onnx"),
         ("foreign onnx", {"model_path": str(_foreign_onnx(tmp_path / "foreign.onnx"))}, "stdc_ros"),
         ("a folder", {"model_path": str(tmp_path)}, str(tmp_path)),
@@ -145,6 +147,7 @@ def test_bad_model_files_fail_configure_with_one_clear_line_and_stay_unconfigure
         ("onnx for torch", {"model_path": str(tiny_onnx), "backend": "torch"}, ".pt"),
         ("engine", {"model_path": str(garbage_engine), "backend": "tensorrt"}, "tensorrt"),
         ("label set too small", {"model_path": str(tiny_onnx), "label_set": str(three_classes)}, "classes"),
+        ("label yaml broken", {"model_path": str(tiny_onnx), "label_set": str(broken_labels)}, "not a valid label"),
     ]
     nodes = {}
     capfd.readouterr()

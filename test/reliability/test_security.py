@@ -174,6 +174,7 @@ def test_a_label_file_with_python_tags_is_refused_without_running_them(tmp_path:
     evil.write_text(
         f"name: !!python/object/apply:os.mkdir [{str(marker)!r}]\nclasses:\n  - {{name: road, color: [128, 64, 128]}}\n"
     )
-    with pytest.raises(yaml.YAMLError):
+    with pytest.raises(ValueError, match="not a valid label YAML") as refused:
         load_label_set(evil)
+    assert isinstance(refused.value.__cause__, yaml.YAMLError)
     assert not marker.exists()
