@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from stdc_ros.image_files import read_label_map, read_rgb
 
 CAMVID_IGNORE = 11
 CITYSCAPES_IGNORE = 255
@@ -16,22 +17,6 @@ CITYSCAPES_IGNORE = 255
 
 class DatasetLayoutError(FileNotFoundError):
     """The dataset folder does not have the expected layout; the message names what is missing."""
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DatasetLayoutError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def read_label(path: Path) -> np.ndarray:
-    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if label is None:
-        raise DatasetLayoutError(f"cannot read label map {path}")
-    if label.ndim != 2:
-        raise DatasetLayoutError(f"label map {path} must have one channel, found shape {label.shape}")
-    return label
 
 
 Sample = tuple[np.ndarray, np.ndarray, str]
@@ -66,7 +51,8 @@ class SegmentationDataset(Dataset):
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         image_path, label_path = self.pairs[index]
-        image, label = read_rgb(image_path), self.map_label(read_label(label_path))
+        image = read_rgb(image_path, DatasetLayoutError)
+        label = self.map_label(read_label_map(label_path, DatasetLayoutError))
         if image.shape[:2] != label.shape:
             raise DatasetLayoutError(f"{image_path} and {label_path} differ in size")
         if self._cache is not None:

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..errors import BagError, StdcRosError
+from ..image_files import read_label_map, read_rgb
 from .camera import CAMVID_INTRINSICS, CameraIntrinsics, load_calibration
 from .codec import COMPRESSED_FORMATS, ENCODINGS, compress_rgb, encode_rgb
 from .io import STORAGES, BagWriter
@@ -52,22 +52,6 @@ def find_label(labels_dir: Path, frame: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise BagError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def read_labels(path: Path) -> np.ndarray:
-    labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if labels is None:
-        raise BagError(f"cannot read label map {path}")
-    if labels.ndim != 2 or labels.dtype != np.uint8:
-        raise BagError(f"label map {path} must be one 8-bit channel of class ids, found {labels.shape} {labels.dtype}")
-    return labels
 
 
 def make_header(store: Any, stamp_ns: int, frame_id: str) -> Any:
@@ -146,7 +130,7 @@ def make_bag(
         writer.set_custom_data("stdc_ros.intrinsics", json.dumps(asdict(camera)))
         for i, frame in enumerate(tqdm(frames, desc="make-bag", unit="frame", disable=not progress)):
             stamp = start + round(i * period_ns)
-            rgb = read_rgb(frame)
+            rgb = read_rgb(frame, BagError)
             header = make_header(store, stamp, frame_id)
             if raw:
                 writer.write(topics.image, image_msg(store, header, rgb, encoding), stamp)
@@ -163,7 +147,7 @@ def make_bag(
                     missing_labels += 1
                     LOG.warning("no label map for %s in %s", frame.name, labels_dir)
                     continue
-                labels = read_labels(label_path)
+                labels = read_label_map(label_path, BagError)
                 if labels.shape != rgb.shape[:2]:
                     raise BagError(f"{label_path} is {labels.shape[::-1]}, its frame {frame} {rgb.shape[1::-1]}")
                 writer.write(topics.labels, labels_msg(store, header, labels), stamp)
