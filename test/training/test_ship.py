@@ -17,13 +17,14 @@ from .test_training_smoke import smoke_config
 
 
 def tiny_camvid(camvid_root: Path, root: Path, frames: int = 2) -> Path:
-    """A CamVid-layout folder whose test split is the first few real test frames (symlinked)."""
-    lines = (camvid_root / "test.txt").read_text().split("\n")[:frames]
-    for line in lines:
-        for rel in line.split():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).symlink_to(camvid_root / rel)
-    (root / "test.txt").write_text("\n".join(lines) + "\n")
+    """A CamVid-layout folder whose splits are the first few real frames of each (symlinked)."""
+    for split in ("train", "val", "test"):
+        lines = (camvid_root / f"{split}.txt").read_text().split("\n")[:frames]
+        for line in lines:
+            for rel in line.split():
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                (root / rel).symlink_to(camvid_root / rel)
+        (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
     return root
 
 
