@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--recalibrate-bn", action="store_true", help="re-estimate BN statistics on the training frames first"
     )
-    parser.add_argument("--ablation", type=Path, default=None, help="JSON with the no-detail run's test mIoU")
+    parser.add_argument("--ablation", type=Path, default=None, help="ablation.json written by training.ablation")
     parser.add_argument("--notes", type=Path, default=None, help="Markdown put in the card after the scores")
     args = parser.parse_args(argv)
 
@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         "bn_recalibrated_on_train_frames": bn_images,
         "test": {k: v for k, v in result.items() if k != "confusion_matrix"},
     }
-    if args.ablation and args.ablation.is_file():
+    if args.ablation:
+        if not args.ablation.is_file():
+            parser.error(f"ablation results not found: {args.ablation}")
         card["ablation"] = json.loads(args.ablation.read_text())
     notes = args.notes.read_text().strip() if args.notes else ""
     (args.out.parent / "model_card.json").write_text(json.dumps(card, indent=2))
@@ -154,6 +156,39 @@ def describe_stage(n: int, stage: dict[str, Any]) -> list[str]:
         "for monitoring only).",
         "",
     ]
+
+
+def describe_ablation(ablation: dict[str, Any] | None, names: list[str]) -> list[str]:
+    if not ablation:
+        return [
+            "Not run yet: `python -m training.ablation --config training/configs/camvid_stdc1_cpu_ablation.yaml` "
+            "trains one schedule with and without the detail loss and scores both on test.",
+        ]
+    arms = [ablation["with_detail"], ablation["without_detail"]]
+    cfg = ablation["config"]
+    lines = [
+        f"Schedule `{ablation['schedule']}` trained twice from scratch, identical except for the detail loss: "
+        f"{arms[0]['iterations']} iterations, batch {cfg['train']['batch_size']}, crops "
+        f"{cfg['data']['crop'][0]}x{cfg['data']['crop'][1]}, lr {cfg['optim']['lr']}; {ablation['data']}; "
+        f"{ablation['hardware']}. Scored with PyTorch on all {arms[0]['test_frames']} test frames at 360x480.",
+        "",
+        "| | detail loss | test mIoU (%) | pixel accuracy (%) | " + " | ".join(names) + " |",
+        "|---|---|---|---|" + "---|" * len(names),
+    ]
+    for name, arm in zip(("with detail guidance", "without"), arms):
+        per_class = " | ".join(f"{v * 100:.1f}" for v in arm["per_class_iou"])
+        lines.append(
+            f"| {name} | {'yes' if arm['use_detail'] else 'no'} | {arm['miou'] * 100:.2f} | "
+            f"{arm['pixel_accuracy'] * 100:.2f} | {per_class} |"
+        )
+    delta = (arms[0]["miou"] - arms[1]["miou"]) * 100
+    lines += [
+        "",
+        f"Difference: {delta:+.2f} mIoU points for detail guidance on this schedule. The schedule is much "
+        "shorter than the shipped model's and there is one seed per arm: a difference of a few points can be "
+        "run-to-run noise. The paper's ablation used its full GPU recipe.",
+    ]
+    return lines
 
 
 def render_card(
@@ -218,14 +253,7 @@ def render_card(
     if notes:
         lines += [notes, ""]
     lines += ["## Detail-guidance ablation", ""]
-    if "ablation" in card:
-        lines.append(json.dumps(card["ablation"], indent=2))
-    else:
-        lines.append(
-            "Not run yet: the same schedule without the detail loss needs another full CPU training run "
-            "(`python -m training.train --config training/configs/camvid_stdc1_cpu.yaml loss.use_detail=false "
-            "output=runs/camvid_stdc1_cpu_nodetail`); it is scheduled for a later session."
-        )
+    lines += describe_ablation(card.get("ablation"), list(result["per_class_iou"]))
     for n, stage in enumerate(stages, 1):
         config_yaml = yaml.safe_dump(stage["config"], sort_keys=False).rstrip()
         lines += ["", f"## Config of stage {n}", "", "```yaml", config_yaml, "```"]

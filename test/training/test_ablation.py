@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from training import ablation
+from training.ship import describe_ablation
 
 from .test_ship import tiny_camvid
 
@@ -30,3 +31,11 @@ def test_both_arms_train_the_same_schedule_and_are_scored_on_test(camvid_root: P
     assert "detail_bce" not in logs["without_detail"].splitlines()[0]
     with pytest.raises(SystemExit):
         ablation.main([])
+
+    names = [f"c{i}" for i in range(11)]
+    table = describe_ablation(summary, names)
+    rows = [line for line in table if line.startswith("| with")]
+    assert len(rows) == 2
+    assert f"{with_detail['miou'] * 100:.2f}" in rows[0] and f"{without['miou'] * 100:.2f}" in rows[1]
+    assert any(line.startswith("Difference:") for line in table)
+    assert "Not run yet" in describe_ablation(None, names)[0]
