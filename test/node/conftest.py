@@ -1,165 +1,21 @@
-"""Node test fixtures: a real rclpy context on the test's own ROS_DOMAIN_ID, a client node and hand-made frames."""
+"""Node test fixtures: the shared ROS harness (test/ros_harness.py) with one executor thread, and frames."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-rclpy = pytest.importorskip("rclpy")
+pytest.importorskip("rclpy")
 
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
-
-from stdc_ros.image_codec import encode_image  # noqa: E402
-
-DISCOVERY_TIMEOUT = 5.0
-
-
-def block_image(height: int = 60, width: int = 80) -> np.ndarray:
-    """RGB frame of flat colour blocks (demosaicing and chroma subsampling stay exact inside each block)."""
-    image = np.zeros((height, width, 3), np.uint8)
-    colours = [(128, 64, 128), (70, 130, 180), (107, 142, 35), (220, 20, 60), (250, 250, 250), (20, 20, 20)]
-    bh, bw = height // 2, width // 3
-    for i, colour in enumerate(colours):
-        r, c = divmod(i, 3)
-        image[r * bh : (r + 1) * bh, c * bw : (c + 1) * bw] = colour
-    return image
-
-
-def image_message(
-    rgb: np.ndarray,
-    encoding: str = "rgb8",
-    stamp_ns: int = 1,
-    frame_id: str = "camera_optical",
-    row_padding: int = 0,
-    big_endian: bool = False,
-) -> Image:
-    step, data = encode_image(rgb, encoding, row_padding=row_padding, big_endian=big_endian)
-    msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding=encoding, step=step, is_bigendian=int(big_endian))
-    msg.data = data
-    msg.header.frame_id = frame_id
-    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(int(stamp_ns), 1_000_000_000)
-    return msg
-
-
-def stamp_ns(msg: Any) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-
-
-class Collector:
-    """Messages of one subscription, with their arrival times (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.items: list[tuple[float, Any]] = []
-
-    def __call__(self, msg: Any) -> None:
-        with self._lock:
-            self.items.append((time.monotonic(), msg))
-
-    @property
-    def messages(self) -> list[Any]:
-        with self._lock:
-            return [m for _, m in self.items]
-
-    def find(self, predicate: Callable[[Any], bool]) -> Any | None:
-        return next((m for m in reversed(self.messages) if predicate(m)), None)
-
-
-class RosHarness:
-    """One context on its own domain, one executor thread spinning the node under test and a client node."""
-
-    def __init__(self, domain_id: int) -> None:
-        self.domain_id = domain_id
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.client = rclpy.create_node(f"test_client_{domain_id}", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.client)
-        self.nodes: list[Any] = []
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        with contextlib.suppress(Exception):  # the context is shut down at teardown
-            self.executor.spin()
-
-    def start_node(self, name: str, params: dict[str, Any], runtime_factory: Callable | None = None) -> Any:
-        from stdc_ros.node.segmentation_node import SegmentationNode
-
-        overrides = [Parameter(k, value=v) for k, v in {"threads": 1, **params}.items()]
-        kwargs = {} if runtime_factory is None else {"runtime_factory": runtime_factory}
-        node = SegmentationNode(name, context=self.context, parameter_overrides=overrides, **kwargs)
-        self.nodes.append(node)
-        self.executor.add_node(node)
-        return node
-
-    def subscribe(self, msg_type: Any, topic: str, depth: int = 50) -> Collector:
-        collector = Collector()
-        self.client.create_subscription(msg_type, topic, collector, QoSProfile(depth=depth))
-        return collector
-
-    def publisher(self, msg_type: Any, topic: str, reliable: bool = True, depth: int = 10) -> Any:
-        reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
-        return self.client.create_publisher(msg_type, topic, QoSProfile(depth=depth, reliability=reliability))
-
-    @staticmethod
-    def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = predicate()
-            if result:
-                return result
-            time.sleep(interval)
-        return predicate()
-
-    def wait_matched(self, publisher: Any, topics: list[str] = (), timeout: float = DISCOVERY_TIMEOUT) -> None:
-        """Wait until ``publisher`` has a subscriber and every topic in ``topics`` has a publisher (discovery)."""
-        ok = self.wait_for(
-            lambda: publisher.get_subscription_count() > 0 and all(self.client.count_publishers(t) > 0 for t in topics),
-            timeout,
-        )
-        assert ok, f"discovery did not complete within {timeout} s"
-
-    def wait_output_subscribed(self, node: Any, publisher_attr: str, timeout: float = DISCOVERY_TIMEOUT) -> None:
-        """Wait until the node's own publisher sees our subscription (else it skips the frame as unwatched)."""
-        ok = self.wait_for(lambda: getattr(node._outputs, publisher_attr).get_subscription_count() > 0, timeout)
-        assert ok, f"node publisher {publisher_attr} did not see the test's subscription"
-
-    def call(self, srv_type: Any, name: str, request: Any, timeout: float = 10.0) -> Any:
-        client = self.client.create_client(srv_type, name)
-        try:
-            assert client.wait_for_service(timeout_sec=DISCOVERY_TIMEOUT), f"service {name} not available"
-            future = client.call_async(request)
-            done = self.wait_for(future.done, timeout)
-            assert done, f"service {name} did not answer within {timeout} s"
-            return future.result()
-        finally:
-            self.client.destroy_client(client)
-
-    def close(self) -> None:
-        for node in self.nodes:
-            node.release_all()
-        self.executor.shutdown(timeout_sec=2.0)
-        for node in self.nodes:
-            node.destroy_node()
-        self.client.destroy_node()
-        self.context.try_shutdown()
-        self._thread.join(timeout=5.0)
+from ..ros_harness import RosHarness, block_image, image_message, stamp_of
 
 
 @pytest.fixture
 def ros(ros_domain_id: int) -> Iterator[RosHarness]:
-    harness = RosHarness(ros_domain_id)
+    harness = RosHarness(ros_domain_id, threads=1)
     try:
         yield harness
     finally:
@@ -168,12 +24,12 @@ def ros(ros_domain_id: int) -> Iterator[RosHarness]:
 
 @pytest.fixture
 def frames() -> Any:
-    """Helpers to make frames: ``frames.image()``, ``frames.message(rgb, encoding, ...)``, ``frames.stamp_ns``."""
+    """Helpers to make frames: ``frames.image()``, ``frames.message(rgb, encoding, ...)``, ``frames.stamp``."""
 
     class Frames:
         image = staticmethod(block_image)
         message = staticmethod(image_message)
-        stamp = staticmethod(stamp_ns)
+        stamp = staticmethod(stamp_of)
 
     return Frames
 

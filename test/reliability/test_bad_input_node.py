@@ -66,7 +66,7 @@ def test_bad_raw_images_are_refused_counted_logged_once_and_the_next_frame_works
     harness: Any, kit: Any, tiny_onnx: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     name = f"rel_raw_{harness.domain_id}"
-    node = harness.node(name, {"model_path": str(tiny_onnx), "autostart": True, "max_image_pixels": MAX_PIXELS})
+    node = harness.start_node(name, {"model_path": str(tiny_onnx), "autostart": True, "max_image_pixels": MAX_PIXELS})
     assert node.state == "active"
     labels = harness.subscribe(Image, f"/{name}/out/labels")
     pub = harness.publisher(Image, f"/{name}/in/image")
@@ -96,7 +96,7 @@ def test_bad_raw_images_are_refused_counted_logged_once_and_the_next_frame_works
     good = kit.raw_message(rgb, 10_000)
     pub.publish(good)
     assert kit.wait_for(lambda: 10_000 in labels.stamps(), 10.0), "the good frame after the bad ones got no output"
-    out = next(m for m in labels.snapshot() if kit.stamp_of(m) == 10_000)
+    out = next(m for m in labels.messages if kit.stamp_of(m) == 10_000)
     assert (out.height, out.width) == rgb.shape[:2]
     assert not labels.stamps() & {100 + i for i in range(1, len(cases) + 1)}, "a refused frame produced output"
     assert node.state == "active"
@@ -116,7 +116,7 @@ def test_corrupt_compressed_images_are_refused_and_the_next_frame_works(
 ) -> None:
     name = f"rel_jpeg_{harness.domain_id}"
     params = {"model_path": str(tiny_onnx), "autostart": True, "image_transport": "compressed"}
-    node = harness.node(name, {**params, "max_image_pixels": MAX_PIXELS})
+    node = harness.start_node(name, {**params, "max_image_pixels": MAX_PIXELS})
     labels = harness.subscribe(Image, f"/{name}/out/labels")
     pub = harness.publisher(CompressedImage, f"/{name}/in/image/compressed")
     harness.connect(pub, node, [node._outputs.labels])

@@ -59,7 +59,7 @@ def test_a_runtime_raising_mid_stream_is_an_error_until_it_recovers(
         return FlakyRuntime(create_runtime(*args, **kwargs), FAILURES)
 
     name = f"rel_flaky_{harness.domain_id}"
-    node = harness.node(name, {"model_path": str(tiny_onnx), "autostart": True}, runtime_factory=factory)
+    node = harness.start_node(name, {"model_path": str(tiny_onnx), "autostart": True}, runtime_factory=factory)
     labels = harness.subscribe(Image, f"/{name}/out/labels")
     pub = harness.publisher(Image, f"/{name}/in/image")
     harness.connect(pub, node, [node._outputs.labels])
@@ -152,7 +152,7 @@ def test_bad_model_files_fail_configure_with_one_clear_line_and_stay_unconfigure
     nodes = {}
     capfd.readouterr()
     for i, (case, params, _) in enumerate(cases):
-        nodes[case] = harness.node(f"rel_bad_model_{i}_{harness.domain_id}", params)
+        nodes[case] = harness.start_node(f"rel_bad_model_{i}_{harness.domain_id}", params)
     for case, _params, word in cases:
         node = nodes[case]
         for attempt in range(2):  # a second configure fails the same way: nothing half-loaded remains

@@ -74,7 +74,7 @@ def test_abusive_requests_are_refused_whole_with_a_reason_and_change_nothing(
     harness: Any, kit: Any, tiny_onnx: Path
 ) -> None:
     name = f"rel_param_{harness.domain_id}"
-    node = harness.node(name, {"model_path": str(tiny_onnx), "autostart": True})
+    node = harness.start_node(name, {"model_path": str(tiny_onnx), "autostart": True})
     before_config, before_values = node.config, parameter_values(node)
     atomic = SetParametersAtomically.Request()
     for what, params in REFUSED:
@@ -162,7 +162,7 @@ def test_rapid_atomic_changes_while_frames_flow_never_show_a_half_applied_set(
     harness: Any, kit: Any, tiny_onnx: Path
 ) -> None:
     name = f"rel_rapid_{harness.domain_id}"
-    node = harness.node(name, {"model_path": str(tiny_onnx), "autostart": True, "qos.depth": 1})
+    node = harness.start_node(name, {"model_path": str(tiny_onnx), "autostart": True, "qos.depth": 1})
     grids = harness.subscribe(OccupancyGrid, f"/{name}/out/drivable_grid")
     labels = harness.subscribe(Image, f"/{name}/out/labels")
     pub = harness.publisher(Image, f"/{name}/in/image")
@@ -203,7 +203,7 @@ def test_rapid_atomic_changes_while_frames_flow_never_show_a_half_applied_set(
         thread.join(timeout=2.0)
     kit.wait_for(lambda: max(labels.stamps(), default=0) >= sent[-1] - 3, 5.0)
     allowed = {signature(p) for p in PROFILES}
-    seen = [grid_signature(m) for m in grids.snapshot()]
+    seen = [grid_signature(m) for m in grids.messages]
     assert len(seen) >= 10, f"only {len(seen)} grids came out while {len(sent)} frames were sent"
     mixed = [s for s in seen if s not in allowed]
     assert not mixed, f"grids from half-applied parameter sets: {mixed[:3]}"
