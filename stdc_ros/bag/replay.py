@@ -19,6 +19,7 @@ from .io import bag_summary, messages, open_bag
 from .ros import RELIABILITIES, message_class, qos, ros_node, wait_until
 
 LOG = logging.getLogger(__name__)
+ACK_TIMEOUT_S = 2.0  # how long the end of a replay waits for reliable subscribers to acknowledge
 
 
 @dataclass
@@ -129,6 +130,7 @@ def replay(bag: Path, options: ReplayOptions | None = None, stop: threading.Even
                     break
                 bar.reset()
         stats.wall_s = time.monotonic() - wall_start
+        _wait_delivered([*publishers.values(), *([clock_pub] if clock_pub else [])], ACK_TIMEOUT_S)
     LOG.info(
         "replayed %d messages in %.2f s (%d pass(es), worst lateness %.1f ms)",
         stats.total,
@@ -137,6 +139,15 @@ def replay(bag: Path, options: ReplayOptions | None = None, stop: threading.Even
         stats.max_lateness_ms,
     )
     return stats
+
+
+def _wait_delivered(publishers: list[Any], timeout_s: float) -> None:
+    """Let reliable subscribers acknowledge the last messages before the node goes (else they can be lost)."""
+    from rclpy.duration import Duration
+
+    for pub in publishers:
+        if not pub.wait_for_all_acked(Duration(seconds=timeout_s)):
+            LOG.warning("%s: not every subscriber acknowledged the last messages within %.0f s", pub.topic, timeout_s)
 
 
 def _play_once(
