@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-gpu lint format bench soak train evaluate export clean
+.PHONY: install demo test test-gpu lint format bench soak train ablation evaluate export clean
 
 $(STAMP): requirements.txt setup.py setup.cfg package.xml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ soak: $(STAMP)
 
 train: $(STAMP)
 	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu.yaml --resume
+	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage2.yaml --resume
+
+ablation: $(STAMP)
+	$(PY) -m training.ablation --config training/configs/camvid_stdc1_cpu_ablation.yaml --resume
 
 clean:
 	rm -rf $(VENV) build install log *.egg-info
