@@ -60,9 +60,41 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ablation", type=Path, default=None, help="ablation.json written by training.ablation")
     parser.add_argument("--notes", type=Path, default=None, help="Markdown put in the card after the scores")
+    parser.add_argument(
+        "--card-only",
+        action="store_true",
+        help="keep the shipped file and its measured scores; only write the card again (new notes or ablation)",
+    )
     args = parser.parse_args(argv)
 
     state = load_training_state(args.checkpoint)
+    stages = training_stages(state)
+    card_path = args.out.parent / "model_card.json"
+    card = load_card(card_path, args.out, parser) if args.card_only else export_and_score(state, stages, args)
+    if args.ablation:
+        if not args.ablation.is_file():
+            parser.error(f"ablation results not found: {args.ablation}")
+        card["ablation"] = json.loads(args.ablation.read_text())
+    notes = args.notes.read_text().strip() if args.notes else ""
+    card_path.write_text(json.dumps(card, indent=2))
+    (args.out.parent / "MODEL_CARD.md").write_text(render_card(card, stages, card["test"], notes))
+    print(format_table(card["test"]))
+    print(f"wrote {args.out} ({card['bytes'] / 1e6:.1f} MB) and {args.out.parent / 'MODEL_CARD.md'}")
+    return 0
+
+
+def load_card(card_path: Path, model: Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """The card of the model already shipped at ``model`` (its scores are reused; the file must be unchanged)."""
+    if not card_path.is_file() or not model.is_file():
+        parser.error(f"--card-only needs {model} and {card_path} from an earlier ship")
+    card = json.loads(card_path.read_text())
+    if card.get("sha256") != hashlib.sha256(model.read_bytes()).hexdigest():
+        parser.error(f"{model} is not the file {card_path} describes; ship it again without --card-only")
+    return card
+
+
+def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """Export the checkpoint's model to ONNX, score that file on CamVid test, draw the figures; the card data."""
     cfg = state["config"]
     payload = state["model_checkpoint"]
     model = build_stdc(payload["variant"], int(payload["num_classes"]))
@@ -84,38 +116,27 @@ def main(argv: list[str] | None = None) -> int:
     figures = args.out.parent / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     per_class = dict(zip(label_set.names, cm.iou().tolist()))
-    plot_iou_bars(per_class, figures / "test_iou_per_class.png", "CamVid test (233 frames), per-class IoU")
+    plot_iou_bars(per_class, figures / "test_iou_per_class.png", f"CamVid test ({len(test)} frames), per-class IoU")
     plot_confusion(cm.matrix, label_set.names, figures / "test_confusion.png", "CamVid test confusion (row-normalised)")
-
-    stages = training_stages(state)
     copy_stage_logs(stages, figures)
-    hardware = args.hardware or f"{cpu_name()}, {torch.get_num_threads()} threads (CPU only)"
-    card = {
+    return {
         "model": f"STDC{payload['variant'][-1]}-Seg, {payload['num_classes']} classes ({label_set.name})",
         "file": str(args.out),
         "sha256": digest,
         "bytes": args.out.stat().st_size,
+        "input_size": list(size),
+        "test_frames": len(test),
         "iterations": sum(stage["iterations"] for stage in stages),
         "training_seconds": sum(stage["elapsed"] for stage in stages),
         "stages": [
             {"config": stage["config"]["name"], "iterations": stage["iterations"], "seconds": stage["elapsed"]}
             for stage in stages
         ],
-        "hardware": hardware,
+        "hardware": args.hardware or f"{cpu_name()}, {torch.get_num_threads()} threads (CPU only)",
         "commit": _git("rev-parse", "HEAD"),
         "bn_recalibrated_on_train_frames": bn_images,
         "test": {k: v for k, v in result.items() if k != "confusion_matrix"},
     }
-    if args.ablation:
-        if not args.ablation.is_file():
-            parser.error(f"ablation results not found: {args.ablation}")
-        card["ablation"] = json.loads(args.ablation.read_text())
-    notes = args.notes.read_text().strip() if args.notes else ""
-    (args.out.parent / "model_card.json").write_text(json.dumps(card, indent=2))
-    (args.out.parent / "MODEL_CARD.md").write_text(render_card(card, stages, result, size, notes))
-    print(format_table(result))
-    print(f"wrote {args.out} ({card['bytes'] / 1e6:.1f} MB) and {args.out.parent / 'MODEL_CARD.md'}")
-    return 0
 
 
 def training_stages(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -195,9 +216,9 @@ def render_card(
     card: dict[str, Any],
     stages: list[dict[str, Any]],
     result: dict[str, Any],
-    size: tuple[int, int],
     notes: str = "",
 ) -> str:
+    size = card.get("input_size", [360, 480])
     hours = card["training_seconds"] / 3600
     cfg = stages[-1]["config"]
     d = cfg["data"]
@@ -226,8 +247,8 @@ def render_card(
         "## Data and protocol",
         "",
         f"CamVid 11-class split at 360x480 (`../shared/camvid`): trained on {' + '.join(d['train_splits'])} "
-        f"(468 frames), scored on test (233 frames), as the STDC and BiSeNet papers do for CamVid. "
-        "The reported checkpoint is the last one of the schedule (no selection on test).",
+        f"(468 frames), scored on test ({card.get('test_frames', 233)} frames), as the STDC and BiSeNet papers do "
+        "for CamVid. The reported checkpoint is the last one of the schedule (no selection on test).",
         "",
         "## Training",
         "",

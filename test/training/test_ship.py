@@ -61,3 +61,14 @@ def test_ship_writes_a_card_with_both_stages_and_scores_measured_on_the_onnx(cam
     assert "ENet class weights" in text and "Honest status" in text and "## Config of stage 2" in text
     for name in ("stage1_curves.png", "stage2_train_log.csv", "test_iou_per_class.png", "test_confusion.png"):
         assert (out.parent / "figures" / name).is_file(), name
+
+    # --card-only writes the card again with new notes, keeping the file and its measured scores
+    notes.write_text("**Update:** notes written again.\n")
+    assert ship.main([*argv, "--notes", str(notes), "--card-only"]) == 0
+    again = json.loads((out.parent / "model_card.json").read_text())
+    assert again["test"] == card["test"] and again["sha256"] == card["sha256"]
+    text = (out.parent / "MODEL_CARD.md").read_text()
+    assert "notes written again" in text and "Honest status" not in text and "96x128" in text
+    out.write_bytes(out.read_bytes() + b"\0")  # no longer the file the card describes
+    with pytest.raises(SystemExit):
+        ship.main([*argv, "--card-only"])
