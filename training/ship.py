@@ -248,7 +248,7 @@ def render_card(
         "",
         f"CamVid 11-class split at 360x480 (`../shared/camvid`): trained on {' + '.join(d['train_splits'])} "
         f"(468 frames), scored on test ({card.get('test_frames', 233)} frames), as the STDC and BiSeNet papers do "
-        "for CamVid. The reported checkpoint is the last one of the schedule (no selection on test).",
+        "for CamVid. The reported checkpoint is the last one of the last stage (no selection on test).",
         "",
         "## Training",
         "",
