@@ -28,7 +28,6 @@ from .ros import stamp_ns
 from .scoring import Scorer
 
 LOG = logging.getLogger(__name__)
-DISCOVERY_PERIOD_S = 1.0
 
 
 @dataclass
@@ -90,7 +89,6 @@ class LiveRun:
         self.client = client
         self.process = process
         self.reader = reader
-        self._next_discovery = 0.0
         self.time_scale = 1.0  # bag seconds per wall second (the rate factor in real time mode)
 
     # --- results -------------------------------------------------------------------------------------------
@@ -98,9 +96,6 @@ class LiveRun:
         """Handle arriving messages until the monotonic time ``until`` (at least one non-blocking pass)."""
         while True:
             now = time.monotonic()
-            if now >= self._next_discovery:
-                self.client.discover_outputs()
-                self._next_discovery = now + DISCOVERY_PERIOD_S
             try:
                 item = self.client.received.get(timeout=max(0.0, min(until - now, 0.05)))
             except queue.Empty:

@@ -1,6 +1,9 @@
 """The evaluator's side of the ROS graph: one publisher into the node, raw subscriptions to all its outputs.
 
 Callbacks only stamp the arrival time (monotonic) and queue the serialized message; the evaluation loop decodes.
+Only the executor thread queries the graph and creates subscriptions (from a timer): rclpy holds the GIL in those
+calls, and a second thread calling into the middleware while the executor runs is what deadlocks rclpy/Fast DDS
+(ros2/rclpy#1722, eProsima/Fast-DDS#6193). The caller's thread only publishes and reads the queue.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from .ros import message_class, qos, ros_node
 
 LOG = logging.getLogger(__name__)
+DISCOVERY_PERIOD_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class NodeClient:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._executor: Any = None
+        self._ready = threading.Event()
+        self._recorded: tuple[str, ...] = ()
         self.node: Any = None
         self.publisher: Any = None
         self.info_publisher: Any = None
@@ -62,6 +68,7 @@ class NodeClient:
         self.node = self._stack.__enter__()
         self.publisher = self.node.create_publisher(Image, self.input_topic, qos(self._reliability, self._depth))
         self.info_publisher = self.node.create_publisher(CameraInfo, self.camera_info_topic, qos("reliable", 10))
+        self.node.create_timer(DISCOVERY_PERIOD_S, self._discover)
         self._executor = SingleThreadedExecutor(context=self.node.context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, name="eval-executor", daemon=True)
@@ -93,9 +100,22 @@ class NodeClient:
         self.publisher.publish(raw)
         return t
 
-    def discover_outputs(self) -> list[str]:
-        """Subscribe to output topics not yet subscribed; returns the newly added ones."""
-        added = []
+    def _discover(self) -> None:
+        """Timer callback (executor thread): subscribe to new output topics, then update readiness."""
+        try:
+            self._subscribe_new_outputs()
+            labels = self._subscriptions.get(self.labels_topic)
+            if (
+                self.publisher.get_subscription_count() > 0
+                and labels is not None
+                and self.node.count_publishers(self.labels_topic) > 0
+            ):
+                self._ready.set()
+        except Exception as exc:  # a graph query racing shutdown; the next tick tries again
+            if not self._stop.is_set():
+                LOG.warning("discovery: %s", exc)
+
+    def _subscribe_new_outputs(self) -> None:
         for topic, types in self.node.get_topic_names_and_types():
             wanted = topic.startswith(self.out_prefix) or topic in self.extra_topics
             if not wanted or topic in self._subscriptions or topic in self._skipped:
@@ -112,9 +132,8 @@ class NodeClient:
                 self.received.put(Received(topic, msgtype, time.monotonic(), raw))
 
             self._subscriptions[topic] = self.node.create_subscription(cls, topic, callback, profile, raw=True)
-            added.append(topic)
+            self._recorded = tuple(sorted(self._subscriptions))
             LOG.debug("recording %s [%s]", topic, msgtype)
-        return added
 
     def _offered_reliability(self, topic: str) -> str:
         """Reliable when every publisher offers reliable, else best effort (which matches any publisher)."""
@@ -126,13 +145,9 @@ class NodeClient:
         return "best_effort"
 
     def ready(self) -> bool:
-        """The node subscribes our input and we receive its labels topic."""
-        if self.publisher.get_subscription_count() < 1:
-            return False
-        self.discover_outputs()
-        sub = self._subscriptions.get(self.labels_topic)
-        return sub is not None and self.node.count_publishers(self.labels_topic) > 0
+        """The node subscribes our input and we receive its labels topic (as last seen by the executor)."""
+        return self._ready.is_set()
 
     @property
     def recorded_topics(self) -> list[str]:
-        return sorted(self._subscriptions)
+        return list(self._recorded)
