@@ -67,7 +67,10 @@ class EvalOptions:
     frame_timeout_s: float = 30.0  # lossless: give up on a frame after this long
     first_frame_timeout_s: float = 120.0  # lossless: the first frame may include warm-up (engine build)
     resend_after_s: float = 5.0  # lossless: publish a frame again if its result has not come
-    dds_transport: str | None = "LARGE_DATA"  # FASTDDS_BUILTIN_TRANSPORTS for the node and us; None: as set
+    # FASTDDS_BUILTIN_TRANSPORTS for the node and us (None: as set). Images exceed LARGE_DATA's default SHM segment
+    # and went over TCP, whose blocking sockets can stop publish() forever; 4 MB non-blocking sockets (8 MB SHM
+    # segments) fit whole images and drop instead of blocking (docs/bags.md, DDS transport).
+    dds_transport: str | None = "LARGE_DATA?max_msg_size=1MB&sockets_size=4MB&non_blocking=true"
     settle_s: float = 2.0  # after the last frame: stop listening once nothing arrived for this long
     strip_frames: int = 6
     output_bag: bool = True
