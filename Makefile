@@ -45,6 +45,7 @@ soak: $(STAMP)
 train: $(STAMP)
 	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu.yaml --resume
 	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage2.yaml --resume
+	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage3.yaml --resume
 
 ablation: $(STAMP)
 	$(PY) -m training.ablation --config training/configs/camvid_stdc1_cpu_ablation.yaml --resume
