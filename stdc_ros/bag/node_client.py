@@ -2,8 +2,9 @@
 
 Callbacks only stamp the arrival time (monotonic) and queue the serialized message; the evaluation loop decodes.
 Only the executor thread queries the graph and creates subscriptions (from a timer): rclpy holds the GIL in those
-calls, and a second thread calling into the middleware while the executor runs is what deadlocks rclpy/Fast DDS
-(ros2/rclpy#1722, eProsima/Fast-DDS#6193). The caller's thread only publishes and reads the queue.
+calls, and a second thread calling into the middleware while the executor runs is a known source of rclpy/Fast DDS
+lock inversions (ros2/rclpy#1722, eProsima/Fast-DDS#6193); a guard, not the fix of a hang seen here (that was the
+TCP transport, see EvalOptions.dds_transport). The caller's thread only publishes and reads the queue.
 """
 
 from __future__ import annotations
