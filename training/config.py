@@ -65,6 +65,10 @@ class TrainConfig:
     val_interval: int = 1000  # 0 = only at the end
     val_limit: int = 0  # validate on the first N samples; 0 = all
     checkpoint_interval: int = 250
+    # Keep a copy of the weights every N iterations from `snapshot_after` on (snapshots/iter_NNNNNN.pt), for
+    # weight averaging (training.average); 0 = none.
+    snapshot_interval: int = 0
+    snapshot_after: int = 0
 
 
 @dataclass

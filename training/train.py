@@ -307,6 +307,12 @@ class Trainer:
         result.update({f"iou_{i}": float(v) for i, v in enumerate(iou)})
         return result
 
+    def _snapshot_due(self) -> bool:
+        c = self.cfg.train
+        return bool(c.snapshot_interval) and self.iteration >= c.snapshot_after and (
+            self.iteration % c.snapshot_interval == 0
+        )
+
     def fit(self, max_seconds: float = 0.0) -> dict[str, Any] | None:
         """Train to ``train.iters`` (or stop after ``max_seconds``, saving ``last.pt``); returns last validation."""
         from tqdm import tqdm
@@ -350,6 +356,9 @@ class Trainer:
                 plot_curves(self.out)
             if self.dist.main and (self.iteration % c.checkpoint_interval == 0 or done):
                 self.save("last.pt")
+            if self.dist.main and self._snapshot_due():
+                (self.out / "snapshots").mkdir(exist_ok=True)
+                self.save(f"snapshots/iter_{self.iteration:06d}.pt")
             if max_seconds and time.monotonic() - started > max_seconds and not done:
                 if self.dist.main:
                     self.save("last.pt")

@@ -105,3 +105,14 @@ def test_a_later_stage_starts_from_earlier_weights_and_records_its_lineage(camvi
     assert state["lineage"] == second.lineage
     with pytest.raises(FileNotFoundError, match="init_from"):
         Trainer(smoke_config(camvid_root, tmp_path / "s3", iters=1, init_from=str(tmp_path / "missing.pt")))
+
+
+def test_snapshots_are_kept_for_averaging(camvid_root: Path, tmp_path: Path) -> None:
+    cfg = smoke_config(
+        camvid_root, tmp_path / "run", iters=6, **{"train.snapshot_interval": "2", "train.snapshot_after": "3"}
+    )
+    Trainer(cfg).fit()
+    snapshots = sorted(p.name for p in (tmp_path / "run" / "snapshots").glob("*.pt"))
+    assert snapshots == ["iter_000004.pt", "iter_000006.pt"]
+    state = torch.load(tmp_path / "run" / "snapshots" / "iter_000004.pt", map_location="cpu", weights_only=True)
+    assert state["iteration"] == 4
