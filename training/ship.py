@@ -31,6 +31,7 @@ from .bn_calibration import recalibrate_batchnorm
 from .datasets import CamVid
 from .evaluate import evaluate_predictor, format_table, report
 from .plots import plot_confusion
+from .train import TRAIN_FORMAT
 from .transforms import EvalTransform
 
 
@@ -43,7 +44,7 @@ def _git(*args: str) -> str:
 
 def load_training_state(path: Path) -> dict[str, Any]:
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != "stdc_ros.train/1":
+    if state.get("format") != TRAIN_FORMAT:
         raise ValueError(f"{path} is not a training checkpoint")
     return state
 
@@ -101,7 +102,9 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
     model.load_state_dict(payload["model"])
     model.eval()
     bn_images = 0
-    if args.recalibrate_bn:
+    if state.get("averaged_from") and not args.recalibrate_bn:
+        print("averaged weights: re-estimating BatchNorm statistics on the training frames (as --recalibrate-bn)")
+    if args.recalibrate_bn or state.get("averaged_from"):
         train = CamVid(args.data_root, cfg["data"]["train_splits"], EvalTransform())
         bn_images = recalibrate_batchnorm(model, train)
     label_set = load_label_set(cfg["data"]["dataset"])
@@ -135,6 +138,7 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
         "hardware": args.hardware or f"{cpu_name()}, {torch.get_num_threads()} threads (CPU only)",
         "commit": _git("rev-parse", "HEAD"),
         "bn_recalibrated_on_train_frames": bn_images,
+        "averaged_iterations": list(state.get("averaged_from", [])),
         "test": {k: v for k, v in result.items() if k != "confusion_matrix"},
     }
 
@@ -176,6 +180,15 @@ def describe_stage(n: int, stage: dict[str, Any]) -> list[str]:
         f"`figures/stage{n}_val_log.csv`; validation mIoU on the first {t['val_limit'] or 'all'} test frames, "
         "for monitoring only).",
         "",
+    ]
+
+
+def describe_averaging(iterations: list[int]) -> list[str]:
+    if not iterations:
+        return []
+    return [
+        f"- Weights averaged over {len(iterations)} checkpoints of the last stage (its iterations "
+        f"{', '.join(map(str, iterations))}; `python -m training.average`), equal weights.",
     ]
 
 
@@ -248,13 +261,20 @@ def render_card(
         "",
         f"CamVid 11-class split at 360x480 (`../shared/camvid`): trained on {' + '.join(d['train_splits'])} "
         f"(468 frames), scored on test ({card.get('test_frames', 233)} frames), as the STDC and BiSeNet papers do "
-        "for CamVid. The reported checkpoint is the last one of the last stage (no selection on test).",
+        "for CamVid. "
+        + (
+            "The reported weights are the average of the last stage's snapshots, which its config fixes in advance "
+            "(no selection on test)."
+            if card.get("averaged_iterations")
+            else "The reported checkpoint is the last one of the last stage (no selection on test)."
+        ),
         "",
         "## Training",
         "",
         f"{card['iterations']} iterations in {len(stages)} stage(s), {hours:.2f} h in all on {card['hardware']}.",
         "",
         *[line for n, stage in enumerate(stages, 1) for line in describe_stage(n, stage)],
+        *describe_averaging(card.get("averaged_iterations", [])),
         f"- BatchNorm statistics re-estimated on {card['bn_recalibrated_on_train_frames']} whole training frames "
         "after training (no labels, no test data; `--recalibrate-bn`)."
         if card["bn_recalibrated_on_train_frames"]

@@ -241,6 +241,8 @@ class Trainer:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format") != TRAIN_FORMAT:
             raise ValueError(f"{path} is not a training checkpoint")
+        if state.get("averaged_from"):
+            raise ValueError(f"{path} is a weight average (no optimizer state): ship it or use it as init_from")
         self.model.load_state_dict(state["model_checkpoint"]["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -309,8 +311,10 @@ class Trainer:
 
     def _snapshot_due(self) -> bool:
         c = self.cfg.train
-        return bool(c.snapshot_interval) and self.iteration >= c.snapshot_after and (
-            self.iteration % c.snapshot_interval == 0
+        return (
+            bool(c.snapshot_interval)
+            and self.iteration >= c.snapshot_after
+            and (self.iteration % c.snapshot_interval == 0)
         )
 
     def fit(self, max_seconds: float = 0.0) -> dict[str, Any] | None:
