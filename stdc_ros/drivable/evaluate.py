@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import yaml
 
+from ..image_files import read_label_map
 from .config import DrivableConfig
 from .mask import DRIVABLE, class_mask
 from .pipeline import DrivableArea
@@ -78,10 +78,8 @@ def evaluate_split(
     raw = DrivableIoU(config.drivable_classes, ignore_index)
     processed = DrivableIoU(config.drivable_classes, ignore_index)
     for _, label_path in pairs:
-        truth = cv2.imread(str(label_path), cv2.IMREAD_UNCHANGED)
-        source = truth if predictions is None else cv2.imread(str(predictions / label_path.name), cv2.IMREAD_UNCHANGED)
-        if truth is None or source is None:
-            raise FileNotFoundError(f"cannot read labels for {label_path.name}")
+        truth = read_label_map(label_path, FileNotFoundError)
+        source = truth if predictions is None else read_label_map(predictions / label_path.name, FileNotFoundError)
         raw.update(class_mask(source, config.drivable_classes), truth)
         processed.update(area.process(source, None, want_grid=False, want_scan=False).mask, truth)
     return {

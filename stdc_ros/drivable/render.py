@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import yaml
 
+from ..image_files import read_label_map, read_rgb
 from .config import DrivableConfig
 from .grid import FREE, OCCUPIED, OccupancyGridData
 from .pipeline import DrivableArea
@@ -141,16 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = DrivableConfig.from_mapping(overrides)
     except ValueError as exc:
         parser.error(str(exc))
-    labels = cv2.imread(str(args.labels), cv2.IMREAD_UNCHANGED)
-    if labels is None or labels.ndim != 2:
-        parser.error(f"{args.labels}: not a one-channel label image")
-    image = None
-    if args.image is not None:
-        bgr = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
-        if bgr is None:
-            parser.error(f"{args.image}: cannot read")
-        image = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), labels.shape[::-1], interpolation=cv2.INTER_AREA)
-    picture = render_example(labels.astype(np.uint8), image, label_set.palette(), config, args.scale)
+    try:
+        labels = read_label_map(args.labels)
+        image = None
+        if args.image is not None:
+            image = cv2.resize(read_rgb(args.image), labels.shape[::-1], interpolation=cv2.INTER_AREA)
+    except ValueError as exc:
+        parser.error(str(exc))
+    picture = render_example(labels, image, label_set.palette(), config, args.scale)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(args.out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
         raise SystemExit(f"could not write {args.out}")

@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from ..image_files import read_rgb
 from .base import Segmentation, SegmentationRuntime
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,7 @@ def load_camvid_frames(root: Path, count: int = 6, split: str = "test") -> list[
     frames = []
     for i in picks:
         path = Path(root) / names[int(i)]
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FileNotFoundError(f"cannot read CamVid frame {path}")
-        frames.append((path.stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+        frames.append((path.stem, read_rgb(path, FileNotFoundError)))
     return frames
 
 

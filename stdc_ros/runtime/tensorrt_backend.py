@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InferenceError, ModelFileError
+from ..image_files import read_rgb
 from .base import ChannelOrder, Segmentation, SegmentationRuntime
 from .conventions import FORMAT_RAW, RAW_INPUT, ModelMetadata, format_size, read_model_metadata
 from .engine_cache import CachedEngine, EngineCache, EngineKey, file_sha256
@@ -229,7 +230,6 @@ def _make_calibrator(
     trt: Any, files: list[Path], preprocess: Callable[[np.ndarray], np.ndarray], device: Any, cache_file: Path
 ) -> Any:
     """Entropy calibrator feeding one real frame per batch from ``files`` through ``preprocess``."""
-    import cv2
     import torch
 
     class Calibrator(trt.IInt8EntropyCalibrator2):
@@ -246,11 +246,12 @@ def _make_calibrator(
             while self._index < len(self._files):
                 path = self._files[self._index]
                 self._index += 1
-                bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-                if bgr is None:
+                try:
+                    rgb = read_rgb(path)
+                except ValueError:
                     log.warning("calibration: cannot read %s, skipped", path)
                     continue
-                blob = torch.from_numpy(preprocess(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+                blob = torch.from_numpy(preprocess(rgb))
                 self._batch = blob.to(device)
                 torch.cuda.synchronize(device)
                 if self._index % 50 == 0:
