@@ -102,9 +102,7 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
     model.load_state_dict(payload["model"])
     model.eval()
     bn_images = 0
-    if state.get("averaged_from") and not args.recalibrate_bn:
-        print("averaged weights: re-estimating BatchNorm statistics on the training frames (as --recalibrate-bn)")
-    if args.recalibrate_bn or state.get("averaged_from"):
+    if args.recalibrate_bn:
         train = CamVid(args.data_root, cfg["data"]["train_splits"], EvalTransform())
         bn_images = recalibrate_batchnorm(model, train)
     label_set = load_label_set(cfg["data"]["dataset"])
