@@ -15,25 +15,19 @@ but not resumed.
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .train import TRAIN_FORMAT
+from stdc_ros.errors import ModelFileError
+
+from .train import load_training_checkpoint
 
 
 def _load(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable checkpoint ({exc.__class__.__name__})") from exc
-    if not isinstance(state, dict) or state.get("format") != TRAIN_FORMAT:
-        raise ValueError(f"{path} is not a training checkpoint")
+    state = load_training_checkpoint(path)
     if state.get("averaged_from"):
         raise ValueError(f"{path} is already an average; average the original checkpoints instead")
     return state
@@ -77,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         averaged = average_checkpoints(args.checkpoints)
-    except (FileNotFoundError, ValueError) as exc:
+    except (ModelFileError, ValueError) as exc:
         parser.error(str(exc))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")

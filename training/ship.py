@@ -31,7 +31,7 @@ from .bn_calibration import recalibrate_batchnorm
 from .datasets import CamVid
 from .evaluate import evaluate_predictor, format_table, report
 from .plots import plot_confusion
-from .train import TRAIN_FORMAT
+from .train import load_training_checkpoint
 from .transforms import EvalTransform
 
 
@@ -40,13 +40,6 @@ def _git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-
-
-def load_training_state(path: Path) -> dict[str, Any]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != TRAIN_FORMAT:
-        raise ValueError(f"{path} is not a training checkpoint")
-    return state
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    state = load_training_state(args.checkpoint)
+    state = load_training_checkpoint(args.checkpoint)
     stages = training_stages(state)
     card_path = args.out.parent / "model_card.json"
     card = load_card(card_path, args.out, parser) if args.card_only else export_and_score(state, stages, args)

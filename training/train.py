@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from stdc_ros.network import STDCSeg, build_stdc
 from stdc_ros.network.checkpoint import FORMAT as MODEL_FORMAT
+from stdc_ros.network.checkpoint import read_checkpoint
 
 from .class_weights import build_class_weights
 from .config import ExperimentConfig, load_config
@@ -157,6 +158,14 @@ def model_payload(model: STDCSeg) -> dict[str, Any]:
     }
 
 
+def load_training_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint's state (ModelFileError if missing or unreadable, ValueError if another kind)."""
+    state = read_checkpoint(path)
+    if state.get("format") != TRAIN_FORMAT:
+        raise ValueError(f"{path} is not a training checkpoint")
+    return state
+
+
 class Trainer:
     def __init__(self, cfg: ExperimentConfig, dist_info: Dist | None = None) -> None:
         self.cfg = cfg
@@ -238,9 +247,7 @@ class Trainer:
         return path
 
     def resume(self, path: Path) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("format") != TRAIN_FORMAT:
-            raise ValueError(f"{path} is not a training checkpoint")
+        state = load_training_checkpoint(path)
         if state.get("averaged_from"):
             raise ValueError(f"{path} is a weight average (no optimizer state): ship it or use it as init_from")
         self.model.load_state_dict(state["model_checkpoint"]["model"])
@@ -258,9 +265,7 @@ class Trainer:
         """Start from another run's weights (a later stage); its config and cost are kept as lineage."""
         if not path.is_file():
             raise FileNotFoundError(f"init_from checkpoint not found: {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("format") != TRAIN_FORMAT:
-            raise ValueError(f"{path} is not a training checkpoint")
+        state = load_training_checkpoint(path)
         self.model.load_state_dict(state["model_checkpoint"]["model"])
         stage = {"config": state["config"], "iterations": int(state["iteration"]),
                  "elapsed": float(state.get("elapsed", 0.0))}  # fmt: skip

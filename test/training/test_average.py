@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from stdc_ros.errors import ModelFileError
 from training import average, ship
 from training.train import Trainer
 
@@ -55,7 +56,7 @@ def test_bad_inputs_are_refused(snapshots: Path, tmp_path: Path) -> None:
         average.average_checkpoints([one])
     with pytest.raises(ValueError, match="same iteration"):
         average.average_checkpoints([one, one])
-    with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
+    with pytest.raises(ModelFileError, match=r"not found: .*missing\.pt"):
         average.average_checkpoints([one, tmp_path / "missing.pt"])
     other = torch.load(one, map_location="cpu", weights_only=True)
     other["config"]["name"], other["iteration"] = "another_run", 7
@@ -63,7 +64,7 @@ def test_bad_inputs_are_refused(snapshots: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="different runs"):
         average.average_checkpoints([one, tmp_path / "other.pt"])
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ModelFileError, match=r"cannot read checkpoint .*junk\.pt"):
         average.average_checkpoints([one, tmp_path / "junk.pt"])
     with pytest.raises(SystemExit):
         average.main([str(one), str(tmp_path / "junk.pt"), "--out", str(tmp_path / "x.pt")])
