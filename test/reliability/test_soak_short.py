@@ -37,4 +37,8 @@ def test_short_soak_holds_memory_threads_and_fds_and_shuts_down_cleanly(
     assert result.crashes == 0 and result.exit_code == 0
     assert len(result.samples) >= 10
     assert all(count >= result.stream.received for count in result.stream.per_topic.values()), "an output went silent"
-    assert int(result.diagnostics["frames_processed"]) >= 400  # warm-up and measured frames
+    # The node's counter must account for every measured frame that came back, and for the warm-up frames
+    # allowing the same share lost as the measured stream (a frame overwritten in the depth-1 input queue under
+    # load never reaches the node, so the counter may fall short of the 400 frames sent).
+    warmup_floor = int(settings.warmup_frames * SHORT_LIMITS.min_complete)
+    assert int(result.diagnostics["frames_processed"]) >= result.stream.received + warmup_floor
