@@ -5,7 +5,8 @@ python -m training.average runs/RUN/snapshots/*.pt runs/RUN/last.pt --out runs/R
 Averaging the weights visited late in a schedule finds a point nearer the middle of the flat region they
 wander in, which usually generalises a little better than any one of them (Izmailov et al., "Averaging
 Weights Leads to Wider Optima", 2018). BatchNorm running statistics are averaged too; ``training.ship
---recalibrate-bn`` can re-estimate them instead (on the CamVid CPU stage 5 that hurt: see models/NOTES.md).
+--recalibrate-bn`` can re-estimate them on augmented training crops instead (on the CamVid CPU stage 5 the two
+scored about the same, and neither beat the last checkpoint: see models/NOTES.md).
 
 The output is a training checkpoint (same format, the last input's config, cost and lineage) with
 ``averaged_from`` naming its inputs; it has no optimizer state, so it can be shipped or used as ``init_from``

@@ -3,6 +3,10 @@
 High learning rates leave running means/variances that lag the weights (they are exponential averages over
 the last few hundred batches of augmented crops); a cumulative pass over whole training frames at the
 inference resolution gives the statistics the weights actually see at deployment.
+
+The frames are taken in a seeded random order: the attention and global-context BNs see one pooled value per
+image, so their variance comes only from across the batch, and a batch of consecutive frames of one video
+sequence has almost none (running_var near zero, attention saturated).
 """
 
 from __future__ import annotations
@@ -14,7 +18,12 @@ from torch.utils.data import Dataset
 
 @torch.no_grad()
 def recalibrate_batchnorm(
-    model: nn.Module, dataset: Dataset, limit: int = 0, batch_size: int = 4, progress: bool = True
+    model: nn.Module,
+    dataset: Dataset,
+    limit: int = 0,
+    batch_size: int = 4,
+    progress: bool = True,
+    seed: int = 0,
 ) -> int:
     """Reset and re-accumulate every BatchNorm2d's statistics over ``dataset`` images; returns images used."""
     from tqdm import tqdm
@@ -28,9 +37,10 @@ def recalibrate_batchnorm(
     for m in norms:
         m.train()
     count = len(dataset) if not limit else min(limit, len(dataset))
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:count].tolist()
     # Batches of several frames: the global-context BN sees one value per image and needs more than one.
     for start in tqdm(range(0, count, batch_size), desc="BN statistics", disable=not progress, unit="batch"):
-        batch = [dataset[i][0] for i in range(start, min(start + batch_size, count))]
+        batch = [dataset[i][0] for i in order[start : start + batch_size]]
         if len(batch) == 1 and batch_size > 1:
             count -= 1  # a lone last frame would break the global-context BN
             continue

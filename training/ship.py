@@ -32,7 +32,7 @@ from .datasets import CamVid
 from .evaluate import evaluate_predictor, format_table, report
 from .plots import plot_confusion
 from .train import load_training_checkpoint
-from .transforms import EvalTransform
+from .transforms import EvalTransform, TrainTransform
 
 
 def _git(*args: str) -> str:
@@ -50,7 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input-size", type=int, nargs=2, default=[360, 480], metavar=("H", "W"))
     parser.add_argument("--hardware", default=None, help="what it was trained on (default: this machine's CPU)")
     parser.add_argument(
-        "--recalibrate-bn", action="store_true", help="re-estimate BN statistics on the training frames first"
+        "--recalibrate-bn",
+        nargs="?",
+        const="crops",
+        choices=BN_SOURCES,
+        help="re-estimate BN statistics first, on two passes of augmented training crops (crops, the default: the "
+        "inputs training saw, as weight averaging expects) or on whole training frames (frames)",
     )
     parser.add_argument("--ablation", type=Path, default=None, help="ablation.json written by training.ablation")
     parser.add_argument("--notes", type=Path, default=None, help="Markdown put in the card after the scores")
@@ -87,6 +92,22 @@ def load_card(card_path: Path, model: Path, parser: argparse.ArgumentParser) -> 
     return card
 
 
+BN_SOURCES = ("crops", "frames")
+BN_SOURCE_WORDS = {"crops": "augmented training crops", "frames": "whole training frames"}
+
+
+def bn_dataset(source: str, root: Path, data: dict[str, Any]) -> torch.utils.data.Dataset:
+    """Training images for BN re-estimation: two passes of training-augmented crops, or whole frames once."""
+    if source == "frames":
+        return CamVid(root, data["train_splits"], EvalTransform())
+    torch.manual_seed(0)  # the crops, scales and jitter drawn
+    crops = TrainTransform(
+        tuple(data["crop"]), tuple(data["scale"]), data["base_size"], data["ignore_index"], data["jitter"]
+    )
+    train = CamVid(root, data["train_splits"], crops)
+    return torch.utils.data.ConcatDataset([train, train])
+
+
 def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
     """Export the checkpoint's model to ONNX, score that file on CamVid test, draw the figures; the card data."""
     cfg = state["config"]
@@ -96,8 +117,7 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
     model.eval()
     bn_images = 0
     if args.recalibrate_bn:
-        train = CamVid(args.data_root, cfg["data"]["train_splits"], EvalTransform())
-        bn_images = recalibrate_batchnorm(model, train)
+        bn_images = recalibrate_batchnorm(model, bn_dataset(args.recalibrate_bn, args.data_root, cfg["data"]))
     label_set = load_label_set(cfg["data"]["dataset"])
     size = (args.input_size[0], args.input_size[1])
     export_onnx(model, args.out, input_size=size, label_set=label_set.name)
@@ -129,6 +149,7 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
         "hardware": args.hardware or f"{cpu_name()}, {torch.get_num_threads()} threads (CPU only)",
         "commit": _git("rev-parse", "HEAD"),
         "bn_recalibrated_on_train_frames": bn_images,
+        "bn_recalibration_source": args.recalibrate_bn,
         "averaged_iterations": list(state.get("averaged_from", [])),
         "test": {k: v for k, v in result.items() if k != "confusion_matrix"},
     }
@@ -266,8 +287,9 @@ def render_card(
         "",
         *[line for n, stage in enumerate(stages, 1) for line in describe_stage(n, stage)],
         *describe_averaging(card.get("averaged_iterations", [])),
-        f"- BatchNorm statistics re-estimated on {card['bn_recalibrated_on_train_frames']} whole training frames "
-        "after training (no labels, no test data; `--recalibrate-bn`)."
+        f"- BatchNorm statistics re-estimated on {card['bn_recalibrated_on_train_frames']} "
+        f"{BN_SOURCE_WORDS[card.get('bn_recalibration_source') or 'frames']} after training (no labels, no test "
+        "data; `--recalibrate-bn`)."
         if card["bn_recalibrated_on_train_frames"]
         else "- BatchNorm statistics as left by training.",
         f"- Commit that produced this file: `{card['commit']}`.",
