@@ -1,8 +1,8 @@
 """Re-estimate BatchNorm running statistics on training images (no labels, no gradients, no test data).
 
-High learning rates leave running means/variances that lag the weights (they are exponential averages over
-the last few hundred batches of augmented crops); a cumulative pass over whole training frames at the
-inference resolution gives the statistics the weights actually see at deployment.
+Averaged weights (training.average) never ran a forward pass, so their averaged running statistics need not
+match them; a cumulative pass over training images (``training.ship --recalibrate-bn``: augmented crops as in
+training, or whole frames) gives the statistics of the weights themselves.
 
 The frames are taken in a seeded random order: the attention and global-context BNs see one pooled value per
 image, so their variance comes only from across the batch, and a batch of consecutive frames of one video

@@ -42,6 +42,10 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
+BN_SOURCES = ("crops", "frames")
+BN_SOURCE_WORDS = {"crops": "augmented training crops", "frames": "whole training frames"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint (last.pt)")
@@ -92,15 +96,10 @@ def load_card(card_path: Path, model: Path, parser: argparse.ArgumentParser) -> 
     return card
 
 
-BN_SOURCES = ("crops", "frames")
-BN_SOURCE_WORDS = {"crops": "augmented training crops", "frames": "whole training frames"}
-
-
 def bn_dataset(source: str, root: Path, data: dict[str, Any]) -> torch.utils.data.Dataset:
     """Training images for BN re-estimation: two passes of training-augmented crops, or whole frames once."""
     if source == "frames":
         return CamVid(root, data["train_splits"], EvalTransform())
-    torch.manual_seed(0)  # the crops, scales and jitter drawn
     crops = TrainTransform(
         tuple(data["crop"]), tuple(data["scale"]), data["base_size"], data["ignore_index"], data["jitter"]
     )
@@ -117,7 +116,9 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
     model.eval()
     bn_images = 0
     if args.recalibrate_bn:
-        bn_images = recalibrate_batchnorm(model, bn_dataset(args.recalibrate_bn, args.data_root, cfg["data"]))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # the crops, scales and jitter the transform draws
+            bn_images = recalibrate_batchnorm(model, bn_dataset(args.recalibrate_bn, args.data_root, cfg["data"]))
     label_set = load_label_set(cfg["data"]["dataset"])
     size = (args.input_size[0], args.input_size[1])
     export_onnx(model, args.out, input_size=size, label_set=label_set.name)
