@@ -61,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         help="re-estimate BN statistics first, on two passes of augmented training crops (crops, the default: the "
         "inputs training saw, as weight averaging expects) or on whole training frames (frames)",
     )
+    parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="average with the mirrored image inside the graph (test-time flip; twice the inference cost)",
+    )
     parser.add_argument("--ablation", type=Path, default=None, help="ablation.json written by training.ablation")
     parser.add_argument("--notes", type=Path, default=None, help="Markdown put in the card after the scores")
     parser.add_argument(
@@ -121,7 +126,7 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
             bn_images = recalibrate_batchnorm(model, bn_dataset(args.recalibrate_bn, args.data_root, cfg["data"]))
     label_set = load_label_set(cfg["data"]["dataset"])
     size = (args.input_size[0], args.input_size[1])
-    export_onnx(model, args.out, input_size=size, label_set=label_set.name)
+    export_onnx(model, args.out, input_size=size, label_set=label_set.name, flip_average=args.flip_average)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
 
     test = CamVid(args.data_root, ["test"])
@@ -140,6 +145,7 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
         "sha256": digest,
         "bytes": args.out.stat().st_size,
         "input_size": list(size),
+        "flip_average": args.flip_average,
         "test_frames": len(test),
         "iterations": sum(stage["iterations"] for stage in stages),
         "training_seconds": sum(stage["elapsed"] for stage in stages),
@@ -245,6 +251,7 @@ def render_card(
     notes: str = "",
 ) -> str:
     size = card.get("input_size", [360, 480])
+    flip = card.get("flip_average", False)
     hours = card["training_seconds"] / 3600
     cfg = stages[-1]["config"]
     d = cfg["data"]
@@ -260,13 +267,19 @@ def render_card(
         "|---|---|",
         "| input | `image`: uint8 `[N, H, W, 3]`, **RGB**, any H and W (dynamic) |",
         f"| inside the graph | resize to {size[0]}x{size[1]} (bilinear), normalise with ImageNet mean/std on RGB/255, "
-        "STDC, argmax and softmax at network resolution, labels resized back to H x W (nearest) |",
+        + (
+            "STDC on the image and on its mirror image, logits averaged (the mirror's flipped back: test-time flip, "
+            "twice the cost of one pass), "
+            if flip
+            else "STDC, "
+        )
+        + "argmax and softmax at network resolution, labels resized back to H x W (nearest) |",
         "| outputs | `labels`: uint8 `[N, H, W]` class ids; `confidence`: float32 `[N, H, W]` (softmax of the chosen "
         "class) |",
         f"| classes | {', '.join(f'{i} {n}' for i, n in enumerate(result['per_class_iou']))} |",
         "| drivable | class 3 (road) |",
         "| metadata | `stdc_ros.*` keys in the ONNX metadata_props: format, input_size, num_classes, variant, "
-        "label_set, mean, std |",
+        "label_set, mean, std, precision, flip_average |",
         "",
         f"sha256 `{card['sha256']}`, {card['bytes'] / 1e6:.1f} MB.",
         "",
@@ -297,8 +310,10 @@ def render_card(
         "",
         "## CamVid test scores",
         "",
-        "Measured on this ONNX file with ONNX Runtime (CPU), single scale, full 360x480 frames, unlabelled "
-        "pixels ignored (`python -m training.evaluate --model models/stdc1_camvid.onnx`).",
+        "Measured on this ONNX file with ONNX Runtime (CPU), single scale"
+        + (" with the graph's own flip averaging" if flip else "")
+        + ", full 360x480 frames, unlabelled pixels ignored "
+        "(`python -m training.evaluate --model models/stdc1_camvid.onnx`).",
         "",
         format_table(result),
         "",

@@ -56,6 +56,7 @@ class ModelMetadata:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     precision: str = "fp32"  # weights and arithmetic inside the graph; I/O stays float32 / uint8
+    flip_average: bool = False  # the network averages its logits with the mirrored image's (2x the cost)
     # full graphs: the tensors between pre-processing, network and post-processing, so a runtime can cut the
     # network out and run pre/post-processing its own (faster) way
     network_input: str | None = None
@@ -71,6 +72,7 @@ class ModelMetadata:
             PREFIX + "mean": ",".join(f"{v:g}" for v in self.mean),
             PREFIX + "std": ",".join(f"{v:g}" for v in self.std),
             PREFIX + "precision": self.precision,
+            PREFIX + "flip_average": "true" if self.flip_average else "false",
             **({PREFIX + "network_input": self.network_input} if self.network_input else {}),
             **({PREFIX + "network_output": self.network_output} if self.network_output else {}),
         }
@@ -102,6 +104,7 @@ class ModelMetadata:
                 mean=mean,  # type: ignore[arg-type]
                 std=std,  # type: ignore[arg-type]
                 precision=props.get(PREFIX + "precision", "fp32"),
+                flip_average=_flag(props.get(PREFIX + "flip_average", "false")),
                 network_input=props.get(PREFIX + "network_input") or None,
                 network_output=props.get(PREFIX + "network_output") or None,
             )
@@ -135,6 +138,12 @@ def read_model_metadata(path: Path) -> ModelMetadata:
 
 def _floats(text: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(float(v) for v in text.split(",")) if text else default
+
+
+def _flag(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ValueError(f"flip_average must be 'true' or 'false', got {text!r}")
+    return text == "true"
 
 
 def normalisation_affine(

@@ -55,22 +55,27 @@ def export_onnx(
     embed_pre_post: bool = True,
     opset: int = DEFAULT_OPSET,
     half: bool = False,
+    flip_average: bool = False,
 ) -> Path:
     """Export ``model`` to ``path`` in the ``full`` (``embed_pre_post``) or ``raw`` convention; returns ``path``.
 
     ``half`` (raw only) stores the network in float16 behind float32 I/O, for strongly typed TensorRT FP16
-    builds. The file is written atomically and validated with ``onnx.checker`` before it replaces ``path``.
+    builds. ``flip_average`` averages the logits with the mirrored image's inside the network (test-time flip:
+    mirror-symmetric predictions for twice the cost). The file is written atomically and validated with
+    ``onnx.checker`` before it replaces ``path``.
     """
     import onnx
     import torch
 
-    from .graph import FullGraph, HalfPrecisionNetwork
+    from .graph import FlipAveraged, FullGraph, HalfPrecisionNetwork
 
     path = Path(path)
     h, w = int(input_size[0]), int(input_size[1])
     if half and embed_pre_post:
         raise ValueError("half precision export is for raw graphs (TensorRT); use embed_pre_post=False")
     network = copy.deepcopy(model).eval().cpu().float()
+    if flip_average:
+        network = FlipAveraged(network).eval()
     batch = torch.export.Dim("batch", min=1, max=64)
     if embed_pre_post:
         module: torch.nn.Module = FullGraph(network, (h, w), IMAGENET_MEAN, IMAGENET_STD).eval()
@@ -94,9 +99,17 @@ def export_onnx(
         variant=str(model.variant),
         label_set=label_set,
         precision="fp16" if half else "fp32",
+        flip_average=flip_average,
     )
     log.info(
-        "exporting %s %s (%s, %s) to %s, opset %d", meta.variant, fmt, format_size((h, w)), meta.precision, path, opset
+        "exporting %s %s (%s, %s%s) to %s, opset %d",
+        meta.variant,
+        fmt,
+        format_size((h, w)),
+        meta.precision,
+        ", flip-averaged" if flip_average else "",
+        path,
+        opset,
     )
     with torch.no_grad(), _quiet_exporter_logs():
         program = torch.onnx.export(
@@ -161,6 +174,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="full: uint8 image in, labels out (ONNX Runtime); raw: normalised tensor in, logits out (TensorRT)",
     )
     parser.add_argument("--half", action="store_true", help="raw only: float16 network for TensorRT FP16 builds")
+    parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="average with the mirrored image inside the graph (test-time flip: 2x the cost, a little more accurate)",
+    )
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     parser.add_argument("--label-set", help="label set name stored in the metadata (default: the checkpoint's)")
     parser.add_argument(
@@ -193,15 +211,25 @@ def run(args: argparse.Namespace) -> int:
     suffix = (".raw" if raw else "") + (".fp16" if args.half else "") + ".onnx"
     output = args.output or args.checkpoint.with_suffix(suffix)
     export_onnx(
-        model, output, input_size, label_set=label_set, embed_pre_post=not raw, opset=args.opset, half=args.half
+        model,
+        output,
+        input_size,
+        label_set=label_set,
+        embed_pre_post=not raw,
+        opset=args.opset,
+        half=args.half,
+        flip_average=args.flip_average,
     )
-    print(f"exported {output} ({args.format}, {format_size(input_size)}, opset {args.opset}); onnx.checker passed")
+    how = f"{args.format}, {format_size(input_size)}" + (", flip-averaged" if args.flip_average else "")
+    print(f"exported {output} ({how}, opset {args.opset}); onnx.checker passed")
     if args.check_frames <= 0 or args.half:
         return 0
     if not (args.camvid_root / "test.txt").is_file():
         log.warning("CamVid not found at %s: skipped the check against torch", args.camvid_root)
         return 0
-    report = check_against_torch(args.checkpoint, output, input_size, args.camvid_root, args.check_frames)
+    report = check_against_torch(
+        args.checkpoint, output, input_size, args.camvid_root, args.check_frames, flip_average=args.flip_average
+    )
     print(f"check against torch on {args.check_frames} CamVid test frames: {report.summary()}")
     if report.confident < args.min_agreement:
         log.error("agreement %.4f is below %.4f", report.confident, args.min_agreement)
@@ -210,14 +238,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_against_torch(
-    checkpoint: Path, onnx_path: Path, input_size: tuple[int, int], camvid_root: Path, count: int
+    checkpoint: Path,
+    onnx_path: Path,
+    input_size: tuple[int, int],
+    camvid_root: Path,
+    count: int,
+    flip_average: bool = False,
 ) -> AgreementReport:
     """Label agreement of the exported model (ONNX Runtime) with eager torch on real CamVid frames."""
     from . import create_runtime
     from .agreement import compare, load_camvid_frames, torch_references
 
     frames = [image for _, image in load_camvid_frames(camvid_root, count)]
-    with create_runtime("torch", checkpoint, input_size=input_size) as reference:
+    with create_runtime("torch", checkpoint, input_size=input_size, flip_average=flip_average) as reference:
         references = torch_references(reference, frames)
     with create_runtime("onnxruntime", onnx_path) as candidate:
         return compare(references, candidate, frames)

@@ -66,6 +66,24 @@ def argmax_confidence(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return labels, confidence
 
 
+class FlipAveraged(nn.Module):
+    """The network's logits averaged with those of the mirrored input, mirrored back (test-time flip).
+
+    Same contract as the network (normalised [N, 3, h, w] in, logits out) at twice its cost; predictions become
+    mirror-symmetric. Two calls on shared weights rather than one on a doubled batch, so the first convolution
+    still reads the normalised image and ``onnx_tools.locate_network`` finds the same boundaries.
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+        self.num_classes = getattr(network, "num_classes", None)
+        self.variant = getattr(network, "variant", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (self.network(x) + self.network(x.flip(-1)).flip(-1))
+
+
 class HalfPrecisionNetwork(nn.Module):
     """The network in float16 behind float32 I/O, for TensorRT's strongly typed FP16 builds (TensorRT 11 has
     no FP16 builder flag: the ONNX itself must carry the precision)."""

@@ -15,7 +15,7 @@ from ..network.checkpoint import load_checkpoint_model, read_checkpoint
 from ..preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from .base import ChannelOrder, Segmentation, SegmentationRuntime
 from .conventions import DEFAULT_INPUT_SIZE
-from .graph import FullGraph
+from .graph import FlipAveraged, FullGraph
 from .prepost import check_image
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class TorchSegmentation(SegmentationRuntime):
         input_size: tuple[int, int] | None = None,
         device: str = "cpu",
         threads: int | None = None,
+        flip_average: bool = False,
     ) -> None:
         model_path = Path(model_path)
         if model_path.suffix.lower() == ".onnx":
@@ -66,6 +67,9 @@ class TorchSegmentation(SegmentationRuntime):
             # torch's thread pool is process-wide; only change it when asked to.
             torch.set_num_threads(int(threads))
         self.variant = network.variant
+        self.flip_average = flip_average
+        if flip_average:  # the reference for exports made with --flip-average
+            network = FlipAveraged(network)
         self.graph = FullGraph(network, self.input_size, IMAGENET_MEAN, IMAGENET_STD).eval().to(self.device)
         self._lock = threading.Lock()
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from stdc_ros.runtime import create_runtime
+from stdc_ros.runtime.conventions import read_model_metadata
 from training import ship
 from training.datasets import CamVid
 from training.train import Trainer
@@ -39,10 +40,11 @@ def test_ship_writes_a_card_with_both_stages_and_scores_measured_on_the_onnx(cam
     notes.write_text("**Honest status:** a two-iteration smoke model.\n")
     out = tmp_path / "models" / "m.onnx"
     argv = ["--checkpoint", str(tmp_path / "s2/last.pt"), "--out", str(out), "--data-root", str(data)]
-    assert ship.main([*argv, "--input-size", "96", "128", "--notes", str(notes)]) == 0
+    assert ship.main([*argv, "--input-size", "96", "128", "--notes", str(notes), "--flip-average"]) == 0
 
     card = json.loads((out.parent / "model_card.json").read_text())
     assert card["iterations"] == 2 and [s["iterations"] for s in card["stages"]] == [1, 1]
+    assert card["flip_average"] and read_model_metadata(out).flip_average
     # the card's mIoU is what the shipped file itself scores on the (tiny) test split
     cm = np.zeros((11, 11), dtype=np.int64)
     test = CamVid(data, ["test"])
@@ -59,6 +61,7 @@ def test_ship_writes_a_card_with_both_stages_and_scores_measured_on_the_onnx(cam
     text = (out.parent / "MODEL_CARD.md").read_text()
     assert "### Stage 1" in text and "### Stage 2" in text and "from the end of stage 1" in text
     assert "ENet class weights" in text and "Honest status" in text and "## Config of stage 2" in text
+    assert "on its mirror image, logits averaged" in text and "with the graph's own flip averaging" in text
     for name in ("stage1_curves.png", "stage2_train_log.csv", "test_iou_per_class.png", "test_confusion.png"):
         assert (out.parent / "figures" / name).is_file(), name
 
