@@ -225,4 +225,5 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
     def describe(self) -> str:
         h, w = self.input_size
         provider = self.providers[0].replace("ExecutionProvider", "") if self.providers else "?"
-        return f"onnxruntime ({provider}) {self.model_path.name} [{self.format}, pre/post in {self.prepost}] @ {h}x{w}"
+        how = f"{self.format}, pre/post in {self.prepost}" + (", flip-averaged" if self.meta.flip_average else "")
+        return f"onnxruntime ({provider}) {self.model_path.name} [{how}] @ {h}x{w}"

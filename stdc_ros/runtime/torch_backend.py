@@ -114,4 +114,5 @@ class TorchSegmentation(SegmentationRuntime):
 
     def describe(self) -> str:
         h, w = self.input_size
-        return f"torch ({self.device}) {self.model_path.name} {self.variant} @ {h}x{w}"
+        flip = ", flip-averaged" if self.flip_average else ""
+        return f"torch ({self.device}) {self.model_path.name} {self.variant}{flip} @ {h}x{w}"

@@ -48,6 +48,7 @@ def test_flip_averaged_full_graph_agrees_with_the_torch_reference(
     assert meta.flip_average and meta.network_input and meta.network_output  # the network was still cut out
     with create_runtime("onnxruntime", path) as runtime:
         assert runtime.prepost == "numpy"  # runs the cut-out (flip-averaged) network with numpy pre/post
+        assert "flip-averaged" in runtime.describe()  # what the node logs when it configures
     report = check_against_torch(tiny_checkpoint, path, (96, 128), camvid_root, 2, flip_average=True)
     assert report.confident >= 0.999, report.summary()
     # without the flip the torch reference is a different model: the check must notice
