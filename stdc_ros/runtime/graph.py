@@ -77,8 +77,6 @@ class FlipAveraged(nn.Module):
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
         self.network = network
-        self.num_classes = getattr(network, "num_classes", None)
-        self.variant = getattr(network, "variant", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return 0.5 * (self.network(x) + self.network(x.flip(-1)).flip(-1))
