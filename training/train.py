@@ -34,6 +34,7 @@ from .config import ExperimentConfig, load_config
 from .datasets import build_dataset
 from .evaluate import evaluate_model
 from .losses import LossWeights, STDCLoss
+from .onnx_import import import_onnx, onnx_lineage
 from .plots import plot_curves
 from .transforms import EvalTransform, TrainTransform
 
@@ -221,7 +222,7 @@ class Trainer:
         self.elapsed = 0.0  # seconds of training over all resumed runs
         self.lineage: list[dict[str, Any]] = []  # earlier stages this run's weights started from
         if cfg.init_from:
-            self.init_from(Path(cfg.init_from))
+            self.init_from(Path(cfg.init_from), train_set)
 
     # --- checkpoints -------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -261,10 +262,19 @@ class Trainer:
         set_rng_state(state["rng"])
         log.info("resumed from %s at iteration %d", path, self.iteration)
 
-    def init_from(self, path: Path) -> None:
-        """Start from another run's weights (a later stage); its config and cost are kept as lineage."""
+    def init_from(self, path: Path, train_set: Dataset) -> None:
+        """Start from another run's weights (a later stage); its config and cost are kept as lineage.
+
+        An exported ``.onnx`` file (the shipped model) works too: see training.onnx_import.
+        """
         if not path.is_file():
             raise FileNotFoundError(f"init_from checkpoint not found: {path}")
+        if path.suffix == ".onnx":
+            imported = import_onnx(path, train_set, seed=self.cfg.train.seed)
+            self.model.load_state_dict(imported.state_dict())
+            self.lineage = onnx_lineage(path)
+            log.info("initialised from %s (%d earlier iterations)", path, sum(s["iterations"] for s in self.lineage))
+            return
         state = load_training_checkpoint(path)
         self.model.load_state_dict(state["model_checkpoint"]["model"])
         stage = {"config": state["config"], "iterations": int(state["iteration"]),
