@@ -12,7 +12,6 @@ The auxiliary and detail heads are training-only and not exported: they start fr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -25,6 +24,7 @@ from torch.utils.data import Dataset
 from stdc_ros.errors import ModelFileError
 from stdc_ros.network import STDCSeg, build_stdc
 from stdc_ros.runtime.conventions import ModelMetadata
+from stdc_ros.runtime.engine_cache import file_sha256
 
 from .config import load_config
 
@@ -35,8 +35,8 @@ TRAINING_ONLY = ("aux_head8.", "aux_head16.", "detail_head.")
 CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
-def read_onnx_network(path: Path) -> tuple[STDCSeg, list[str]]:
-    """The network of an exported file with each BN folded into its conv (identity BNs); returns the BN names.
+def read_onnx_network(path: Path) -> tuple[STDCSeg, list[tuple[str, str]]]:
+    """The network of an exported file with each BN folded into its conv (identity BNs), and the (conv, BN) pairs.
 
     ModelFileError when the file is missing, not a stdc_ros export, flip-averaged or half precision (their
     weights are not stored under the network's own names), or lacks a weight of the architecture it names.
@@ -57,7 +57,7 @@ def read_onnx_network(path: Path) -> tuple[STDCSeg, list[str]]:
     weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in proto.graph.initializer}
     model = build_stdc(meta.variant, meta.num_classes).eval()
     modules = dict(model.named_modules())
-    folded: list[str] = []
+    folded: list[tuple[str, str]] = []
     state = model.state_dict()
     for key in list(state):
         if key.startswith(TRAINING_ONLY) or key.endswith("num_batches_tracked"):
@@ -83,14 +83,19 @@ def read_onnx_network(path: Path) -> tuple[STDCSeg, list[str]]:
             state[f"{bn_name}.bias"] = bias
             state[f"{bn_name}.running_mean"] = torch.zeros_like(bias)
             state[f"{bn_name}.running_var"] = torch.ones_like(bias)
-            folded.append(bn_name)
+            folded.append((owner, bn_name))
     model.load_state_dict(state)
     return model, folded
 
 
 @torch.no_grad()
 def unfold_batchnorm(
-    model: STDCSeg, folded: list[str], dataset: Dataset, images: int = 64, batch_size: int = 4, seed: int = 0
+    model: STDCSeg,
+    folded: list[tuple[str, str]],
+    dataset: Dataset,
+    images: int = 64,
+    batch_size: int = 4,
+    seed: int = 0,
 ) -> None:
     """Split each folded conv+BN as the module docstring says, from statistics over ``images`` training crops."""
     modules = dict(model.named_modules())
@@ -106,7 +111,7 @@ def unfold_batchnorm(
 
         return hook
 
-    handles = [modules[n].register_forward_pre_hook(record(n)) for n in folded]
+    handles = [modules[bn].register_forward_pre_hook(record(bn)) for _, bn in folded]
     model.eval()
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:images].tolist()
     try:
@@ -115,10 +120,9 @@ def unfold_batchnorm(
     finally:
         for h in handles:
             h.remove()
-    for name in folded:
-        bn = modules[name]
-        conv = modules[name.rpartition(".")[0] + "." + str(int(name.rpartition(".")[2]) - 1)]
-        total, squares, count = sums[name]
+    for conv_name, bn_name in folded:
+        conv, bn = modules[conv_name], modules[bn_name]
+        total, squares, count = sums[bn_name]
         mean = total / count
         sigma = (squares / count - mean * mean).clamp_min(1e-6).sqrt()
         # BN input is W'x + 0 (identity BN: running 0/1, gamma sqrt(1+eps)), so mean/sigma are those of W'x
@@ -147,7 +151,7 @@ def onnx_lineage(path: Path, configs: Path = CONFIGS) -> list[dict[str, Any]]:
     if not card.is_file():
         return []
     info = json.loads(card.read_text())
-    if info.get("sha256") != hashlib.sha256(path.read_bytes()).hexdigest():
+    if info.get("sha256") != file_sha256(path):
         log.warning("%s describes another file than %s: its stages are not carried over", card, path)
         return []
     lineage = []

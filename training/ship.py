@@ -9,7 +9,6 @@ hardware, training time, the test scores measured on the exported ONNX itself, a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from stdc_ros.bench.runtimes import cpu_name
 from stdc_ros.labels import load_label_set
 from stdc_ros.network import build_stdc
 from stdc_ros.runtime import create_runtime
+from stdc_ros.runtime.engine_cache import file_sha256
 from stdc_ros.runtime.export import export_onnx
 
 from .bn_calibration import recalibrate_batchnorm
@@ -96,7 +96,7 @@ def load_card(card_path: Path, model: Path, parser: argparse.ArgumentParser) -> 
     if not card_path.is_file() or not model.is_file():
         parser.error(f"--card-only needs {model} and {card_path} from an earlier ship")
     card = json.loads(card_path.read_text())
-    if card.get("sha256") != hashlib.sha256(model.read_bytes()).hexdigest():
+    if card.get("sha256") != file_sha256(model):
         parser.error(f"{model} is not the file {card_path} describes; ship it again without --card-only")
     return card
 
@@ -127,7 +127,7 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
     label_set = load_label_set(cfg["data"]["dataset"])
     size = (args.input_size[0], args.input_size[1])
     export_onnx(model, args.out, input_size=size, label_set=label_set.name, flip_average=args.flip_average)
-    digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
+    digest = file_sha256(args.out)
 
     test = CamVid(args.data_root, ["test"])
     with create_runtime("onnxruntime", args.out) as runtime:
