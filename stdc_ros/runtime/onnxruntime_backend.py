@@ -21,7 +21,16 @@ import onnxruntime as ort
 
 from ..errors import InferenceError, ModelFileError
 from .base import ChannelOrder, Segmentation, SegmentationRuntime
-from .conventions import FORMAT_FULL, FULL_INPUT, FULL_OUTPUTS, RAW_INPUT, RAW_OUTPUT, ModelMetadata, format_size
+from .conventions import (
+    FORMAT_FULL,
+    FULL_INPUT,
+    FULL_OUTPUTS,
+    PREFIX,
+    RAW_INPUT,
+    RAW_OUTPUT,
+    ModelMetadata,
+    format_size,
+)
 from .prepost import NearestResizer, Preprocessor, argmax_confidence, check_image, to_rgb
 
 log = logging.getLogger(__name__)
@@ -104,6 +113,20 @@ def _cut_network(proto: Any, meta: ModelMetadata, path: Path) -> tuple[bytes, st
         return None
 
 
+def _single_pass(proto: Any, path: Path) -> Any:
+    """``proto`` without its test-time flip (half the cost) when it has one; unchanged otherwise."""
+    from .onnx_tools import drop_mirror_pass
+
+    if {p.key: p.value for p in proto.metadata_props}.get(PREFIX + "flip_average") != "true":
+        return proto
+    try:
+        single = drop_mirror_pass(proto)
+    except Exception as exc:  # ValueError, onnx's ValidationError: tagged flip-averaged but not shaped like it
+        raise ModelFileError(f"cannot remove the test-time flip from {path}: {exc}") from exc
+    log.info("test_time_flip is off: running %s as a single pass (the mirrored pass removed)", path)
+    return single
+
+
 class OnnxRuntimeSegmentation(SegmentationRuntime):
     backend = "onnxruntime"
 
@@ -115,6 +138,7 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
         threads: int | None = None,
         prepost: str = "auto",
         trt_cache_dir: Path | None = None,
+        test_time_flip: bool = True,  # False runs a flip-averaged model as a single pass (half the cost)
     ) -> None:
         model_path = Path(model_path)
         if prepost not in PREPOST_MODES:
@@ -133,6 +157,7 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
             prepost = "numpy" if _name(self._providers[0]) == CPU else "graph"
 
         self._net_in, self._net_out = RAW_INPUT, RAW_OUTPUT
+        self._test_time_flip = test_time_flip
         self._session, meta, self.prepost = self._open(model_path, prepost)
         if input_size is not None and tuple(input_size) != meta.input_size:
             raise ModelFileError(
@@ -151,10 +176,18 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
 
     def _open(self, path: Path, prepost: str) -> tuple[ort.InferenceSession, ModelMetadata, str]:
         """Session, metadata and the pre/post-processing mode actually used (a raw model is always numpy)."""
-        proto = _load_proto(path) if prepost == "numpy" else None
+        proto = _load_proto(path) if prepost == "numpy" or not self._test_time_flip else None
+        if proto is not None and not self._test_time_flip:
+            proto = _single_pass(proto, path)
+        if proto is not None and prepost == "graph":
+            meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, path)
+            session = self._new_session(proto.SerializeToString(), path)
+            return session, meta, "graph" if meta.format == FORMAT_FULL else "numpy"
         if proto is None:  # graph mode asked, or the onnx package is missing
             session = self._new_session(str(path), path)
             meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, path)
+            if meta.flip_average and not self._test_time_flip:
+                raise ModelFileError(f"test_time_flip off needs the onnx package to remove {path}'s mirrored pass")
             if meta.format == FORMAT_FULL and prepost == "numpy":
                 log.info("the onnx package is missing: running pre/post-processing inside the graph")
             return session, meta, "graph" if meta.format == FORMAT_FULL else "numpy"
