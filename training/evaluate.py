@@ -107,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="test")
     parser.add_argument("--labels", default=None, help="label set name or YAML (default: from the dataset)")
     parser.add_argument("--flip", action="store_true", help="average with the horizontally flipped image")
+    parser.add_argument(
+        "--single-pass",
+        action="store_true",
+        help="ONNX: run a flip-averaged model without its mirrored pass (the node's test_time_flip: false)",
+    )
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0], help="multi-scale factors")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N frames")
     parser.add_argument("--out", type=Path, default=None, help="folder for JSON, Markdown and pictures")
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--flip and --scales need a torch checkpoint")
         from stdc_ros.runtime import create_runtime
 
-        runtime = create_runtime("onnxruntime", args.model)
+        runtime = create_runtime("onnxruntime", args.model, test_time_flip=not args.single_pass)
         cm = evaluate_predictor(lambda img: runtime.infer(img).labels, dataset)
     else:
         from stdc_ros.network import load_checkpoint_model
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         cm = evaluate_model(load_checkpoint_model(args.model), dataset, flip=args.flip, scales=args.scales)
     result = report(cm, labels.names, labels.drivable)
     result.update({"model": str(args.model), "split": args.split, "frames": len(dataset),
-                   "flip": args.flip, "scales": args.scales})  # fmt: skip
+                   "flip": args.flip, "scales": args.scales, "single_pass": args.single_pass})  # fmt: skip
     print(format_table(result))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

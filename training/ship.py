@@ -133,6 +133,12 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
     with create_runtime("onnxruntime", args.out) as runtime:
         cm = evaluate_predictor(lambda img: runtime.infer(img).labels, test)
     result = report(cm, label_set.names, label_set.drivable)
+    single = None
+    if args.flip_average:  # what `test_time_flip: false` (the mirrored pass cut out at load time) gets
+        with create_runtime("onnxruntime", args.out, test_time_flip=False) as runtime:
+            single_cm = evaluate_predictor(lambda img: runtime.infer(img).labels, test)
+        single = report(single_cm, label_set.names, label_set.drivable)
+        del single["confusion_matrix"]
     figures = args.out.parent / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     per_class = dict(zip(label_set.names, cm.iou().tolist()))
@@ -159,6 +165,7 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
         "bn_recalibration_source": args.recalibrate_bn,
         "averaged_iterations": list(state.get("averaged_from", [])),
         "test": {k: v for k, v in result.items() if k != "confusion_matrix"},
+        **({"test_single_pass": single} if single else {}),
     }
 
 
@@ -244,6 +251,20 @@ def describe_ablation(ablation: dict[str, Any] | None, names: list[str]) -> list
     return lines
 
 
+def describe_single_pass(single: dict[str, Any] | None) -> list[str]:
+    """The card's lines for the same file run without its mirrored pass (``test_time_flip: false``)."""
+    if not single:
+        return []
+    return [
+        "The same file as a single pass (the node's `test_time_flip: false`, or `create_runtime(..., "
+        "test_time_flip=False)`: the mirrored pass is cut out of the graph at load time, half the cost; "
+        "`python -m training.evaluate --model models/stdc1_camvid.onnx --single-pass`):",
+        "",
+        format_table(single),
+        "",
+    ]
+
+
 def render_card(
     card: dict[str, Any],
     stages: list[dict[str, Any]],
@@ -317,6 +338,7 @@ def render_card(
         "",
         format_table(result),
         "",
+        *describe_single_pass(card.get("test_single_pass")),
         "![per-class IoU](figures/test_iou_per_class.png) ![confusion](figures/test_confusion.png)",
         "",
     ]

@@ -41,6 +41,7 @@ class NodeConfig:
     engine_cache_dir: str = ""
     precision: str = "fp16"
     threads: int = 0
+    test_time_flip: bool = True
     image_transport: str = "raw"
     qos_reliability: str = "best_effort"
     qos_depth: int = 1
@@ -101,6 +102,12 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("engine_cache_dir", "engine_cache_dir", "TensorRT engine cache folder; empty = default", read_only=True),
     ParamSpec("precision", "precision", "TensorRT engine precision", read_only=True, choices=PRECISIONS),
     ParamSpec("threads", "threads", "CPU threads of the onnxruntime/torch backends; 0 = default", True, (0, 256)),
+    ParamSpec(
+        "test_time_flip",
+        "test_time_flip",
+        "onnxruntime: run a flip-averaged model's mirrored pass too; false = single pass, half the cost",
+        read_only=True,
+    ),
     ParamSpec(
         "image_transport",
         "image_transport",

@@ -71,6 +71,8 @@ def runtime_options(config: NodeConfig) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if config.backend in ("onnxruntime", "torch") and config.threads:
         options["threads"] = config.threads
+    if config.backend == "onnxruntime" and not config.test_time_flip:
+        options["test_time_flip"] = False
     if config.backend == "onnxruntime" and config.engine_cache_dir:
         options["trt_cache_dir"] = Path(config.engine_cache_dir).expanduser()
     if config.backend == "tensorrt":

@@ -80,7 +80,7 @@ def test_every_parameter_has_a_description_and_read_only_ones_are_the_start_time
     read_only = {spec.name for spec in all_parameters() if spec.read_only}
     assert read_only == {
         "model_path", "backend", "device", "input_size", "label_set", "engine_cache_dir", "precision", "threads",
-        "image_transport", "qos.reliability", "qos.depth", "autostart",
+        "test_time_flip", "image_transport", "qos.reliability", "qos.depth", "autostart",
     }  # fmt: skip
     assert all(len(spec.description) > 10 for spec in all_parameters())
     tunable = {spec.name for spec in all_parameters() if not spec.read_only}
@@ -107,3 +107,16 @@ def test_docs_name_every_parameter() -> None:
     missing = [spec.name for spec in NODE_PARAMETERS if f"`{spec.name}`" not in text]
     assert not missing
     assert "drivable.<field>" in text or "`drivable." in text
+
+
+def test_test_time_flip_reaches_only_the_onnxruntime_backend() -> None:
+    from stdc_ros.node.segmentation_node import runtime_options
+
+    values = default_values(load_label_set("camvid"))
+    assert build_config(values).test_time_flip and "test_time_flip" not in runtime_options(build_config(values))
+    single = build_config({**values, "test_time_flip": False})
+    assert runtime_options(single)["test_time_flip"] is False
+    torch_single = build_config({**values, "test_time_flip": False, "backend": "torch"})
+    assert "test_time_flip" not in runtime_options(torch_single)
+    with pytest.raises(ValueError, match="test_time_flip must be true or false"):
+        build_config({**values, "test_time_flip": "no"})

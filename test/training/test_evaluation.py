@@ -87,3 +87,28 @@ def _lookup(data: CamVid, image: np.ndarray) -> str:
         if np.array_equal(data.load(i)[0], image):
             return data.name(i)
     raise KeyError("frame not in dataset")
+
+
+@pytest.mark.slow
+def test_evaluate_command_scores_a_flip_model_with_and_without_its_mirrored_pass(
+    camvid_root: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from stdc_ros.network import load_checkpoint_model
+    from stdc_ros.runtime.export import export_onnx
+    from training.evaluate import main
+
+    model = load_checkpoint_model(tiny_checkpoint)
+    flipped = export_onnx(model, tmp_path / "f.onnx", (96, 128), flip_average=True)
+    plain = export_onnx(model, tmp_path / "p.onnx", (96, 128))
+
+    def score(path: Path, *extra: str) -> dict:
+        out = tmp_path / f"{path.stem}{''.join(extra)}"
+        args = ["--model", str(path), "--data-root", str(camvid_root), "--limit", "2", "--out", str(out)]
+        assert main([*args, *extra]) == 0
+        return json.loads((out / "eval.json").read_text())
+
+    single = score(flipped, "--single-pass")
+    assert single["single_pass"] and single["per_class_iou"] == score(plain)["per_class_iou"]
+    assert score(flipped)["miou"] != single["miou"]  # the mirrored pass does change the predictions

@@ -29,6 +29,20 @@ def tiny_camvid(camvid_root: Path, root: Path, frames: int = 2) -> Path:
     return root
 
 
+def independent_miou(model: Path, data: Path, test_time_flip: bool) -> float:
+    cm = np.zeros((11, 11), dtype=np.int64)
+    test = CamVid(data, ["test"])
+    with create_runtime("onnxruntime", model, test_time_flip=test_time_flip) as runtime:
+        for i in range(len(test)):
+            image, label = test.load(i)
+            pred = runtime.infer(image).labels
+            keep = label < 11
+            cm += np.bincount(label[keep] * 11 + pred[keep], minlength=121).reshape(11, 11)
+    union = cm.sum(0) + cm.sum(1) - np.diag(cm)
+    present = union > 0
+    return float(np.mean(np.diag(cm)[present] / union[present]))
+
+
 def test_ship_writes_a_card_with_both_stages_and_scores_measured_on_the_onnx(camvid_root: Path, tmp_path: Path) -> None:
     Trainer(smoke_config(camvid_root, tmp_path / "s1", iters=1)).fit()
     stage2 = smoke_config(
@@ -45,23 +59,17 @@ def test_ship_writes_a_card_with_both_stages_and_scores_measured_on_the_onnx(cam
     card = json.loads((out.parent / "model_card.json").read_text())
     assert card["iterations"] == 2 and [s["iterations"] for s in card["stages"]] == [1, 1]
     assert card["flip_average"] and read_model_metadata(out).flip_average
-    # the card's mIoU is what the shipped file itself scores on the (tiny) test split
-    cm = np.zeros((11, 11), dtype=np.int64)
-    test = CamVid(data, ["test"])
-    with create_runtime("onnxruntime", out) as runtime:
-        for i in range(len(test)):
-            image, label = test.load(i)
-            pred = runtime.infer(image).labels
-            keep = label < 11
-            cm += np.bincount(label[keep] * 11 + pred[keep], minlength=121).reshape(11, 11)
-    union = cm.sum(0) + cm.sum(1) - np.diag(cm)
-    present = union > 0
-    assert card["test"]["miou"] == pytest.approx(float(np.mean(np.diag(cm)[present] / union[present])), rel=1e-12)
+    # the card's mIoUs are what the shipped file itself scores on the (tiny) test split, with and without its
+    # mirrored pass
+    assert card["test"]["miou"] == pytest.approx(independent_miou(out, data, test_time_flip=True), rel=1e-12)
+    single = card["test_single_pass"]["miou"]
+    assert single == pytest.approx(independent_miou(out, data, test_time_flip=False), rel=1e-12)
 
     text = (out.parent / "MODEL_CARD.md").read_text()
     assert "### Stage 1" in text and "### Stage 2" in text and "from the end of stage 1" in text
     assert "ENet class weights" in text and "Honest status" in text and "## Config of stage 2" in text
     assert "on its mirror image, logits averaged" in text and "with the graph's own flip averaging" in text
+    assert "--single-pass" in text and f"**{100 * single:.2f}**" in text
     for name in ("stage1_curves.png", "stage2_train_log.csv", "test_iou_per_class.png", "test_confusion.png"):
         assert (out.parent / "figures" / name).is_file(), name
 
