@@ -51,6 +51,8 @@ train: $(STAMP)
 	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage6.yaml --resume
 	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage7.yaml --resume
 	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage8.yaml --resume
+	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage9.yaml --resume
+	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage10.yaml --resume
 
 ablation: $(STAMP)
 	$(PY) -m training.ablation --config training/configs/camvid_stdc1_cpu_ablation.yaml --resume
