@@ -66,6 +66,17 @@ def tiny_onnx(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_flip_onnx(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny_onnx`` exported with test-time flip inside the graph (``--flip-average``)."""
+    from stdc_ros.network import load_checkpoint_model
+    from stdc_ros.runtime.export import export_onnx
+
+    path = tmp_path_factory.mktemp("onnx") / "stdc1_random_flip.onnx"
+    export_onnx(load_checkpoint_model(tiny_checkpoint), path, (96, 128), label_set="camvid", flip_average=True)
+    return path
+
+
 @pytest.fixture
 def ros_domain_id() -> int:
     """A ROS_DOMAIN_ID no other test of this run uses (concurrent runs on one domain see each other)."""

@@ -22,6 +22,7 @@ import yaml
 from stdc_ros.bag.plots import plot_iou_bars
 from stdc_ros.bench.runtimes import cpu_name
 from stdc_ros.labels import load_label_set
+from stdc_ros.metrics import ConfusionMatrix
 from stdc_ros.network import build_stdc
 from stdc_ros.runtime import create_runtime
 from stdc_ros.runtime.engine_cache import file_sha256
@@ -130,15 +131,18 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
     digest = file_sha256(args.out)
 
     test = CamVid(args.data_root, ["test"])
-    with create_runtime("onnxruntime", args.out) as runtime:
-        cm = evaluate_predictor(lambda img: runtime.infer(img).labels, test)
-    result = report(cm, label_set.names, label_set.drivable)
-    single = None
-    if args.flip_average:  # what `test_time_flip: false` (the mirrored pass cut out at load time) gets
-        with create_runtime("onnxruntime", args.out, test_time_flip=False) as runtime:
-            single_cm = evaluate_predictor(lambda img: runtime.infer(img).labels, test)
-        single = report(single_cm, label_set.names, label_set.drivable)
-        del single["confusion_matrix"]
+
+    def score(test_time_flip: bool) -> tuple[ConfusionMatrix, dict[str, Any]]:
+        """The file's confusion matrix on test and its report without the matrix."""
+        with create_runtime("onnxruntime", args.out, test_time_flip=test_time_flip) as runtime:
+            cm = evaluate_predictor(lambda img: runtime.infer(img).labels, test)
+        result = report(cm, label_set.names, label_set.drivable)
+        del result["confusion_matrix"]
+        return cm, result
+
+    cm, result = score(test_time_flip=True)
+    # what `test_time_flip: false` (the mirrored pass cut out at load time) gets
+    single = score(test_time_flip=False)[1] if args.flip_average else None
     figures = args.out.parent / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     per_class = dict(zip(label_set.names, cm.iou().tolist()))
@@ -164,7 +168,7 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
         "bn_recalibrated_on_train_frames": bn_images,
         "bn_recalibration_source": args.recalibrate_bn,
         "averaged_iterations": list(state.get("averaged_from", [])),
-        "test": {k: v for k, v in result.items() if k != "confusion_matrix"},
+        "test": result,
         **({"test_single_pass": single} if single else {}),
     }
 

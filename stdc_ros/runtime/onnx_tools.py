@@ -55,9 +55,10 @@ def drop_mirror_pass(model: Any) -> Any:
     """A flip-averaged graph (``export_onnx(flip_average=True)``) without its mirrored pass: the network's single
     pass at half the cost, as a new checked ModelProto whose metadata says so.
 
-    The averaged logits are ``Mul(Add(plain, Slice(mirrored)), 0.5)``, the Slice flipping the mirrored pass back;
-    every reader of the Mul is re-pointed at ``plain`` and what no output needs any more (the mirrored pass) is
-    pruned. ValueError when the graph is not flip-averaged or not shaped like that.
+    The averaged logits are ``Mul(Add(plain, Slice(mirrored)), 0.5)``, the Slice flipping the mirrored pass back.
+    The Mul goes and the plain pass's logits take its tensor name, so every reader (post-processing, the graph
+    output, the recorded network output) is unchanged; what no output needs any more (the mirrored pass) is pruned.
+    ValueError when the graph is not flip-averaged or not shaped like that.
     """
     import onnx
     from onnx.utils import Extractor
@@ -67,10 +68,8 @@ def drop_mirror_pass(model: Any) -> Any:
     props = {p.key: p.value for p in model.metadata_props}
     if props.get(PREFIX + "flip_average") != "true":
         raise ValueError("the model is not flip-averaged (stdc_ros.flip_average is not 'true')")
-    output_names = [o.name for o in model.graph.output]
-    averaged = props.get(PREFIX + "network_output") or (
-        output_names[0] if len(output_names) == 1 else locate_network(model)[1]
-    )
+    outputs = [o.name for o in model.graph.output]
+    averaged = props.get(PREFIX + "network_output") or (outputs[0] if len(outputs) == 1 else locate_network(model)[1])
     producer = {out: node for node in model.graph.node for out in node.output}
     mul = producer.get(averaged)
     adds = [producer[i] for i in (mul.input if mul is not None and mul.op_type == "Mul" else []) if i in producer]
@@ -82,25 +81,18 @@ def drop_mirror_pass(model: Any) -> Any:
         raise ValueError(f"cannot tell the plain pass from the mirrored one among {list(adds[0].input)}")
     single = onnx.ModelProto()
     single.CopyFrom(model)
-    renamed = {averaged: plain[0]}
-    for node in single.graph.node:
-        node.input[:] = [renamed.get(name, name) for name in node.input]
-    for out in single.graph.output:
-        if out.name == averaged:  # a raw graph: the averaged logits are the graph output itself
-            out.name = plain[0]
-    sub = Extractor(single).extract_model([i.name for i in single.graph.input], [o.name for o in single.graph.output])
-    if averaged in output_names:  # keep the convention's output name (``logits``) for raw graphs
-        for node in sub.graph.node:
-            node.output[:] = [averaged if name == plain[0] else name for name in node.output]
-            node.input[:] = [averaged if name == plain[0] else name for name in node.input]
-        for out in sub.graph.output:
-            out.name = averaged if out.name == plain[0] else out.name
-        plain = [averaged]
-    props[PREFIX + "flip_average"] = "false"
-    if PREFIX + "network_output" in props:
-        props[PREFIX + "network_output"] = plain[0]
+    nodes = [node for node in single.graph.node if averaged not in node.output]
+    for node in nodes:
+        node.input[:] = [averaged if name == plain[0] else name for name in node.input]
+        node.output[:] = [averaged if name == plain[0] else name for name in node.output]
+    del single.graph.node[:]
+    single.graph.node.extend(nodes)
+    shapes = [v for v in single.graph.value_info if v.name != plain[0]]  # same shape as the averaged logits
+    del single.graph.value_info[:]
+    single.graph.value_info.extend(shapes)
+    sub = Extractor(single).extract_model([i.name for i in single.graph.input], outputs)
     del sub.metadata_props[:]
-    for key, value in props.items():
+    for key, value in {**props, PREFIX + "flip_average": "false"}.items():
         sub.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(sub)
     return sub

@@ -177,12 +177,6 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
     def _open(self, path: Path, prepost: str) -> tuple[ort.InferenceSession, ModelMetadata, str]:
         """Session, metadata and the pre/post-processing mode actually used (a raw model is always numpy)."""
         proto = _load_proto(path) if prepost == "numpy" or not self._test_time_flip else None
-        if proto is not None and not self._test_time_flip:
-            proto = _single_pass(proto, path)
-        if proto is not None and prepost == "graph":
-            meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, path)
-            session = self._new_session(proto.SerializeToString(), path)
-            return session, meta, "graph" if meta.format == FORMAT_FULL else "numpy"
         if proto is None:  # graph mode asked, or the onnx package is missing
             session = self._new_session(str(path), path)
             meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, path)
@@ -191,10 +185,12 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
             if meta.format == FORMAT_FULL and prepost == "numpy":
                 log.info("the onnx package is missing: running pre/post-processing inside the graph")
             return session, meta, "graph" if meta.format == FORMAT_FULL else "numpy"
+        if not self._test_time_flip:
+            proto = _single_pass(proto, path)
         meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, path)
         if meta.format != FORMAT_FULL:
             return self._new_session(proto.SerializeToString(), path), meta, "numpy"
-        network = _cut_network(proto, meta, path)
+        network = _cut_network(proto, meta, path) if prepost == "numpy" else None
         if network is None:
             return self._new_session(proto.SerializeToString(), path), meta, "graph"
         model, self._net_in, self._net_out = network

@@ -37,13 +37,12 @@ def test_flip_averaged_network_is_mirror_symmetric(tiny_checkpoint: Path, tiny_r
 
 @pytest.mark.slow
 def test_flip_averaged_full_graph_agrees_with_the_torch_reference(
-    tiny_checkpoint: Path, camvid_root: Path, tmp_path: Path
+    tiny_checkpoint: Path, tiny_flip_onnx: Path, camvid_root: Path
 ) -> None:
-    from stdc_ros.network import load_checkpoint_model
     from stdc_ros.runtime import create_runtime
-    from stdc_ros.runtime.export import check_against_torch, export_onnx
+    from stdc_ros.runtime.export import check_against_torch
 
-    path = export_onnx(load_checkpoint_model(tiny_checkpoint), tmp_path / "f.onnx", (96, 128), flip_average=True)
+    path = tiny_flip_onnx
     meta = read_model_metadata(path)
     assert meta.flip_average and meta.network_input and meta.network_output  # the network was still cut out
     with create_runtime("onnxruntime", path) as runtime:
@@ -69,7 +68,7 @@ def test_metadata_flag_is_strict(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_dropping_the_mirror_pass_gives_the_single_pass_model(
-    tiny_checkpoint: Path, tiny_raw_onnx: Path, tmp_path: Path
+    tiny_checkpoint: Path, tiny_onnx: Path, tiny_flip_onnx: Path, tiny_raw_onnx: Path, tmp_path: Path
 ) -> None:
     import onnx
 
@@ -78,9 +77,7 @@ def test_dropping_the_mirror_pass_gives_the_single_pass_model(
     from stdc_ros.runtime.export import export_onnx
     from stdc_ros.runtime.onnx_tools import drop_mirror_pass
 
-    model = load_checkpoint_model(tiny_checkpoint)
-    flipped = export_onnx(model, tmp_path / "f.onnx", (96, 128), flip_average=True)
-    plain = export_onnx(model, tmp_path / "p.onnx", (96, 128))
+    flipped, plain = tiny_flip_onnx, tiny_onnx
     image = np.random.default_rng(1).integers(0, 256, (2, 120, 160, 3), dtype=np.uint8)
 
     # the whole graph: the same labels and confidences as the single-pass export of the same weights
@@ -98,6 +95,7 @@ def test_dropping_the_mirror_pass_gives_the_single_pass_model(
     np.testing.assert_allclose(got[1], want[1], atol=1e-5)
 
     # a raw graph keeps its `logits` output name
+    model = load_checkpoint_model(tiny_checkpoint)
     raw_flipped = export_onnx(model, tmp_path / "rf.onnx", (96, 128), embed_pre_post=False, flip_average=True)
     raw_single = tmp_path / "rs.onnx"
     onnx.save(drop_mirror_pass(onnx.load(str(raw_flipped))), str(raw_single))

@@ -91,17 +91,11 @@ def _lookup(data: CamVid, image: np.ndarray) -> str:
 
 @pytest.mark.slow
 def test_evaluate_command_scores_a_flip_model_with_and_without_its_mirrored_pass(
-    camvid_root: Path, tiny_checkpoint: Path, tmp_path: Path
+    camvid_root: Path, tiny_onnx: Path, tiny_flip_onnx: Path, tmp_path: Path
 ) -> None:
     import json
 
-    from stdc_ros.network import load_checkpoint_model
-    from stdc_ros.runtime.export import export_onnx
     from training.evaluate import main
-
-    model = load_checkpoint_model(tiny_checkpoint)
-    flipped = export_onnx(model, tmp_path / "f.onnx", (96, 128), flip_average=True)
-    plain = export_onnx(model, tmp_path / "p.onnx", (96, 128))
 
     def score(path: Path, *extra: str) -> dict:
         out = tmp_path / f"{path.stem}{''.join(extra)}"
@@ -109,6 +103,6 @@ def test_evaluate_command_scores_a_flip_model_with_and_without_its_mirrored_pass
         assert main([*args, *extra]) == 0
         return json.loads((out / "eval.json").read_text())
 
-    single = score(flipped, "--single-pass")
-    assert single["single_pass"] and single["per_class_iou"] == score(plain)["per_class_iou"]
-    assert score(flipped)["miou"] != single["miou"]  # the mirrored pass does change the predictions
+    single = score(tiny_flip_onnx, "--single-pass")
+    assert single["single_pass"] and single["per_class_iou"] == score(tiny_onnx)["per_class_iou"]
+    assert score(tiny_flip_onnx)["miou"] != single["miou"]  # the mirrored pass does change the predictions
