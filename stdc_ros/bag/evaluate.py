@@ -71,6 +71,10 @@ class EvalOptions:
     # and went over TCP, whose blocking sockets can stop publish() forever; 4 MB non-blocking sockets (8 MB SHM
     # segments) fit whole images and drop instead of blocking (docs/bags.md, DDS transport).
     dds_transport: str | None = "LARGE_DATA?max_msg_size=1MB&sockets_size=4MB&non_blocking=true"
+    # ROS_AUTOMATIC_DISCOVERY_RANGE for the node and us (None: as set). LARGE_DATA finds participants by UDP
+    # multicast only; where multicast loops back unreliably (lo without MULTICAST) 1 start in 40 never found the
+    # node. LOCALHOST adds unicast discovery on 127.0.0.1 (0 in 200) and keeps the private node off the network.
+    discovery_range: str | None = "LOCALHOST"
     settle_s: float = 2.0  # after the last frame: stop listening once nothing arrived for this long
     strip_frames: int = 6
     output_bag: bool = True
@@ -186,7 +190,7 @@ def _run_live(
     lossless = mode == "lossless"
     reliability, depth = ("reliable", options.qos_depth) if lossless else ("best_effort", 1)
     params = {"qos.reliability": reliability, "qos.depth": str(depth), **options.node_params}
-    env = dds_environment(options.dds_transport)
+    env = dds_environment(options.dds_transport, options.discovery_range)
     launch = NodeLaunch(options.node_name, model_path, backend, params, options.params_file, domain, node_log, env)
     if options.node_command:
         launch.command = tuple(options.node_command)
@@ -194,9 +198,8 @@ def _run_live(
     with process, NodeClient(options.node_name, domain, reliability, depth, ("/diagnostics",), env) as client:
         if not wait_until(lambda: client.ready() or not process.alive(), options.ready_timeout_s, 0.1):
             raise NodeProcessError(
-                f"the node was not ready after {options.ready_timeout_s:.0f} s "
-                f"(no subscriber on {client.input_topic} or no {client.labels_topic}); "
-                f"log {node_log}:\n{process.log_tail()}"
+                f"the node was not ready after {options.ready_timeout_s:.0f} s on ROS_DOMAIN_ID {domain}: "
+                f"{client.discovery_state()}; log {node_log}:\n{process.log_tail()}"
             )
         if not process.alive():
             raise NodeProcessError(

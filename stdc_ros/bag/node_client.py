@@ -58,6 +58,7 @@ class NodeClient:
         self._executor: Any = None
         self._ready = threading.Event()
         self._recorded: tuple[str, ...] = ()
+        self._seen: tuple[bool, int, int] = (False, 0, 0)  # node in the graph, input subscribers, labels publishers
         self.node: Any = None
         self.publisher: Any = None
         self.info_publisher: Any = None
@@ -105,12 +106,10 @@ class NodeClient:
         """Timer callback (executor thread): subscribe to new output topics, then update readiness."""
         try:
             self._subscribe_new_outputs()
-            labels = self._subscriptions.get(self.labels_topic)
-            if (
-                self.publisher.get_subscription_count() > 0
-                and labels is not None
-                and self.node.count_publishers(self.labels_topic) > 0
-            ):
+            subscribers = self.publisher.get_subscription_count()
+            labels = self.node.count_publishers(self.labels_topic) if self.labels_topic in self._subscriptions else 0
+            self._seen = (self.node_name in self.node.get_node_names(), subscribers, labels)
+            if subscribers > 0 and labels > 0:
                 self._ready.set()
         except Exception as exc:  # a graph query racing shutdown; the next tick tries again
             if not self._stop.is_set():
@@ -148,6 +147,19 @@ class NodeClient:
     def ready(self) -> bool:
         """The node subscribes our input and we receive its labels topic (as last seen by the executor)."""
         return self._ready.is_set()
+
+    def discovery_state(self) -> str:
+        """What the graph showed at the last discovery tick, for a not-ready error."""
+        node_seen, subscribers, labels = self._seen
+        if not node_seen:
+            return (
+                f"no node named {self.node_name} was ever discovered on this domain: it is still starting, or DDS "
+                "discovery between the two processes fails (see docs/bags.md, DDS transport)"
+            )
+        return (
+            f"node {self.node_name} discovered; subscribers of {self.input_topic}: {subscribers}, "
+            f"publishers of {self.labels_topic}: {labels} (not configured or activated yet?)"
+        )
 
     @property
     def recorded_topics(self) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import BagError
 
 RELIABILITIES = ("reliable", "best_effort")
+DISCOVERY_RANGES = ("SUBNET", "LOCALHOST", "OFF", "SYSTEM_DEFAULT")
 
 
 def message_class(msgtype: str) -> type | None:
@@ -60,13 +61,22 @@ def scoped_env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def dds_environment(transport: str | None) -> dict[str, str]:
-    """Fast DDS settings for an evaluation: ``FASTDDS_BUILTIN_TRANSPORTS=transport`` unless the user configured
-    Fast DDS already (that variable or an XML profile), or ``transport`` is None."""
-    configured = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
-    if transport is None or any(os.environ.get(k) for k in configured):
-        return {}
-    return {"FASTDDS_BUILTIN_TRANSPORTS": transport}
+def dds_environment(transport: str | None, discovery_range: str | None = None) -> dict[str, str]:
+    """DDS settings for an evaluation, each only where the user left it unset.
+
+    ``FASTDDS_BUILTIN_TRANSPORTS=transport`` unless Fast DDS is configured already (that variable or an XML
+    profile); ``ROS_AUTOMATIC_DISCOVERY_RANGE=discovery_range`` unless discovery is (that variable, static peers,
+    the older ROS_LOCALHOST_ONLY or a discovery server). None leaves that part alone."""
+    env: dict[str, str] = {}
+    fastdds = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+    if transport is not None and not any(os.environ.get(k) for k in fastdds):
+        env["FASTDDS_BUILTIN_TRANSPORTS"] = transport
+    discovery = ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_STATIC_PEERS", "ROS_LOCALHOST_ONLY", "ROS_DISCOVERY_SERVER")
+    if discovery_range is not None and not any(os.environ.get(k) for k in discovery):
+        if discovery_range not in DISCOVERY_RANGES:
+            raise ValueError(f"discovery range must be one of {DISCOVERY_RANGES}, got {discovery_range!r}")
+        env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = discovery_range
+    return env
 
 
 @contextmanager

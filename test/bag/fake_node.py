@@ -3,7 +3,8 @@
 Started like the real node (``fake_node.py --ros-args -r __node:=NAME -p ...``); subscribes ``~/in/image`` and
 publishes ``~/out/labels`` (mono8, input header) and ``~/out/overlay``. Parameters (all optional):
 ``constant`` (class id every pixel gets), ``skip_sec`` (never answer frames whose stamp has this many seconds),
-``delay_s`` (work per frame), ``qos.reliability`` / ``qos.depth`` (input QoS, as the real node).
+``delay_s`` (work per frame), ``silent`` (no topics at all: a node that never activates), ``qos.reliability`` /
+``qos.depth`` (input QoS, as the real node).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def main() -> None:
         reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
     )
     qos_out = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    labels_pub = node.create_publisher(Image, "~/out/labels", qos_out)
-    overlay_pub = node.create_publisher(Image, "~/out/overlay", qos_out)
+    silent = bool(param("silent", False))
+    labels_pub = None if silent else node.create_publisher(Image, "~/out/labels", qos_out)
+    overlay_pub = None if silent else node.create_publisher(Image, "~/out/overlay", qos_out)
 
     def on_image(msg: Image) -> None:
         if msg.header.stamp.sec == skip_sec:
@@ -49,7 +51,8 @@ def main() -> None:
         labels_pub.publish(out)
         overlay_pub.publish(msg)
 
-    node.create_subscription(Image, "~/in/image", on_image, qos_in)
+    if not silent:
+        node.create_subscription(Image, "~/in/image", on_image, qos_in)
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):

@@ -14,6 +14,7 @@ import pytest
 from stdc_ros.bag import evaluate as evaluate_module
 from stdc_ros.bag.evaluate import evaluate_bag
 from stdc_ros.bag.io import bag_summary
+from stdc_ros.bag.node_process import NodeProcessError
 
 from .bagtools import START_NS, constant_labels, copy_bag, topic_messages
 
@@ -209,3 +210,25 @@ def test_realtime_slow_node_drops_frames(
     statuses = [r.status for r in report.frame_records]
     # Best effort: which frame is lost depends on timing (even the first may be), but both kinds occur.
     assert "scored" in statuses and "dropped" in statuses
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_node_never_ready_says_why(
+    small_bag: Path, tmp_path: Path, fake_node_command: tuple[str, ...], ros_domain_id: int
+) -> None:
+    """A process that never joins the graph, and a node that joins it but never offers its topics: each gets an
+    error naming what was missing, within the ready timeout."""
+    no_node = (fake_node_command[0], "-c", "import time; time.sleep(60)")
+    with pytest.raises(NodeProcessError, match=r"no node named stdc_eval was ever discovered"):
+        evaluate_bag(small_bag, tmp_path / "a", node_command=no_node, domain_id=ros_domain_id, ready_timeout_s=2.0)
+    with pytest.raises(NodeProcessError, match=r"node stdc_eval discovered; subscribers of /stdc_eval/in/image: 0"):
+        evaluate_bag(
+            small_bag,
+            tmp_path / "b",
+            node_command=fake_node_command,
+            domain_id=ros_domain_id,
+            node_params={"silent": "true"},
+            ready_timeout_s=6.0,
+            progress=False,
+        )
