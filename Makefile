@@ -53,6 +53,7 @@ train: $(STAMP)
 	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage8.yaml --resume
 	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage9.yaml --resume
 	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage10.yaml --resume
+	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage11.yaml --resume
 
 ablation: $(STAMP)
 	$(PY) -m training.ablation --config training/configs/camvid_stdc1_cpu_ablation.yaml --resume
