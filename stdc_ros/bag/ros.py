@@ -67,14 +67,14 @@ def dds_environment(transport: str | None, discovery_range: str | None = None) -
     ``FASTDDS_BUILTIN_TRANSPORTS=transport`` unless Fast DDS is configured already (that variable or an XML
     profile); ``ROS_AUTOMATIC_DISCOVERY_RANGE=discovery_range`` unless discovery is (that variable, static peers,
     the older ROS_LOCALHOST_ONLY or a discovery server). None leaves that part alone."""
+    if discovery_range is not None and discovery_range not in DISCOVERY_RANGES:
+        raise ValueError(f"discovery range must be one of {DISCOVERY_RANGES}, got {discovery_range!r}")
     env: dict[str, str] = {}
     fastdds = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
     if transport is not None and not any(os.environ.get(k) for k in fastdds):
         env["FASTDDS_BUILTIN_TRANSPORTS"] = transport
     discovery = ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_STATIC_PEERS", "ROS_LOCALHOST_ONLY", "ROS_DISCOVERY_SERVER")
     if discovery_range is not None and not any(os.environ.get(k) for k in discovery):
-        if discovery_range not in DISCOVERY_RANGES:
-            raise ValueError(f"discovery range must be one of {DISCOVERY_RANGES}, got {discovery_range!r}")
         env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = discovery_range
     return env
 

@@ -55,3 +55,6 @@ def test_user_discovery_kept(clean_env: pytest.MonkeyPatch, key: str, value: str
 def test_unknown_range_rejected(clean_env: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="LOCALHOST"):
         dds_environment(None, "localhost-only")
+    clean_env.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")  # a bad option is an error whatever the environment
+    with pytest.raises(ValueError, match="LOCALHOST"):
+        dds_environment(None, "localhost-only")
