@@ -292,7 +292,8 @@ def current_values(node: Node) -> dict[str, Any]:
 
 
 def to_float_if_needed(node: Node, parameters: list[Parameter]) -> list[Parameter]:
-    """Pre-set hook: accept ``5`` for a double parameter (``ros2 param set x 5`` sends an integer)."""
+    """Accept ``5`` for a double parameter (``ros2 param set x 5`` sends an integer); the node applies it before
+    rclpy's type check (which refuses an integer for a double on every distribution, Humble has no pre-set hook)."""
     fixed = []
     for p in parameters:
         if (

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +99,9 @@ class SegmentationNode(LifecycleNode):
         self._label_set: LabelSet | None = declared.label_set
         self._label_error = declared.label_error
         self._config = build_config(declared.values)  # overrides were range-checked by their descriptors
-        self.add_pre_set_parameters_callback(partial(to_float_if_needed, self))
+        # Humble's rclpy has only the on-set callback (no pre/post-set): it validates every path that sets a
+        # parameter; set_parameters / set_parameters_atomically (both services call the latter) apply afterwards.
         self.add_on_set_parameters_callback(self._validate_parameters)
-        self.add_post_set_parameters_callback(self._apply_parameters)
 
         self._state = "unconfigured"
         self._configure_error = ""
@@ -149,7 +148,20 @@ class SegmentationNode(LifecycleNode):
             return SetParametersResult(successful=False, reason=str(exc))
         return SetParametersResult(successful=True)
 
-    def _apply_parameters(self, parameters: list[Parameter]) -> None:
+    def set_parameters(self, parameter_list: list[Parameter]) -> list[SetParametersResult]:
+        results = super().set_parameters(to_float_if_needed(self, parameter_list))
+        if any(result.successful for result in results):
+            self._apply_parameters()
+        return results
+
+    def set_parameters_atomically(self, parameter_list: list[Parameter]) -> SetParametersResult:
+        result = super().set_parameters_atomically(to_float_if_needed(self, parameter_list))
+        if result.successful:
+            self._apply_parameters()
+        return result
+
+    def _apply_parameters(self) -> None:
+        """After values were stored (never from the on-set callback: a later callback could still refuse them)."""
         self._config = build_config(current_values(self))  # one reference swap; the worker reads it per frame
 
     # ------------------------------------------------------------------ lifecycle
