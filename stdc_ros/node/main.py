@@ -8,6 +8,7 @@ another ``--params-file`` is given, so it behaves like the launch file where ``r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -45,10 +46,17 @@ def ros_arguments(
 
 def quiet_opencv() -> None:
     """The node refuses a corrupt compressed frame with one throttled warning; OpenCV would also print its own
-    unthrottled stderr lines for every such frame, so its logging is silenced in the node's process."""
+    unthrottled stderr lines for every such frame, so its logging is silenced in the node's process.
+
+    Builds without ``cv2.utils.logging`` (opencv-python 4.10, of Ubuntu 24.04's numpy 1.26 era) take the level only
+    from ``OPENCV_LOG_LEVEL``, read when cv2 is first imported: call this before anything imports cv2.
+    """
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     import cv2
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if api is not None:
+        api.setLogLevel(api.LOG_LEVEL_SILENT)
 
 
 def spin_node(argv: list[str]) -> int:
@@ -57,9 +65,9 @@ def spin_node(argv: list[str]) -> int:
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
+    quiet_opencv()  # before the node's modules import cv2
     from .segmentation_node import SegmentationNode
 
-    quiet_opencv()
     context = rclpy.Context()
     # rclpy's handlers: SIGINT and SIGTERM (docker stop, systemd, launch) shut the context down and wake the
     # executor at once; the finally block below then stops the worker and frees the model.
