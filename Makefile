@@ -4,9 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Second environment standing for Ubuntu 24.04 + ROS 2 Jazzy: Jazzy wheels, numpy 1.26, OpenCV 4.10, no torch.
+JAZZY_VENV := .venv-jazzy
+JAZZY_PY := $(JAZZY_VENV)/bin/python
+JAZZY_STAMP := $(JAZZY_VENV)/.installed
+JAZZY_TESTS := test/node test/runtime test/drivable test/bag
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test test-gpu lint format bench soak train ablation evaluate export clean
+.PHONY: install demo test test-jazzy test-gpu lint format bench soak train ablation evaluate export clean
 
 $(STAMP): requirements.txt setup.py setup.cfg package.xml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,15 +20,25 @@ $(STAMP): requirements.txt setup.py setup.cfg package.xml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+$(JAZZY_STAMP): requirements-jazzy.txt setup.py setup.cfg package.xml
+	test -x $(JAZZY_PY) || $(PYTHON) -m venv $(JAZZY_VENV)
+	$(JAZZY_PY) -m pip install --quiet -r requirements-jazzy.txt
+	$(JAZZY_PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(JAZZY_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/stdc-ros demo
 
-test: $(STAMP)
+test: $(STAMP) $(JAZZY_STAMP)
 	$(VENV)/bin/ruff check --no-cache .
 	$(VENV)/bin/ruff format --no-cache --check .
 	$(PY) -m pytest -q
+	$(JAZZY_PY) -m pytest -q $(JAZZY_TESTS)
+
+test-jazzy: $(JAZZY_STAMP)
+	$(JAZZY_PY) -m pytest -q $(JAZZY_TESTS)
 
 test-gpu: $(STAMP)
 	$(PY) -m pytest -q -m "gpu or tensorrt" -rs
@@ -59,4 +74,4 @@ ablation: $(STAMP)
 	$(PY) -m training.ablation --config training/configs/camvid_stdc1_cpu_ablation.yaml --resume
 
 clean:
-	rm -rf $(VENV) build install log *.egg-info
+	rm -rf $(VENV) $(JAZZY_VENV) build install log *.egg-info

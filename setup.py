@@ -35,7 +35,7 @@ setup(
     data_files=data_files(),
     python_requires=">=3.10",
     install_requires=[
-        "numpy>=2",
+        "numpy>=1.26",  # Ubuntu 24.04 (Jazzy) ships 1.26; `make test` runs the ROS tests with it
         "opencv-python-headless",
         "onnxruntime",
         "PyYAML",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SKIP = shutil.ignore_patterns(".venv", ".git", "runs", "build", "install", "log", "__pycache__", "*.egg-info", "test")
+SKIP = shutil.ignore_patterns(".venv*", ".git", "runs", "build", "install", "log", "__pycache__", "*.egg-info", "test")
 
 
 @pytest.mark.slow
