@@ -1,7 +1,12 @@
-"""Fixtures shared by every test folder: CamVid location, a few real frames, small real model files."""
+"""Fixtures shared by every test folder: CamVid location, a few real frames, small real model files.
+
+Where torch is missing (.venv-jazzy, colcon test on a ROS 2 install) the fixtures that need it skip their tests,
+and ``tiny_onnx`` is the torch-free stand-in of test/tiny_graph.py.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 from pathlib import Path
@@ -29,18 +34,23 @@ def camvid_root() -> Path:
 
 @pytest.fixture(scope="session")
 def camvid_test_frames(camvid_root: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Six real CamVid test frames as (name, RGB uint8 360x480x3, label ids uint8 360x480)."""
-    from training.datasets import CamVid
+    """Six real CamVid test frames as (name, RGB uint8 360x480x3, label ids uint8 360x480), read without torch
+    (training.datasets needs it) as ``CamVid(root, ["test"])`` lists and loads them."""
+    from stdc_ros.image_files import read_label_map, read_rgb
 
-    data = CamVid(camvid_root, ["test"])
-    picks = np.linspace(0, len(data) - 1, 6).astype(int)
-    return [(data.name(int(i)), *data.load(int(i))) for i in picks]
+    pairs = [line.split() for line in (camvid_root / "test.txt").read_text().splitlines() if line.strip()]
+    picks = np.linspace(0, len(pairs) - 1, 6).astype(int)
+    frames = []
+    for image, label in (pairs[int(i)] for i in picks):
+        labels = read_label_map(camvid_root / label.lstrip("/"))
+        frames.append((Path(image).stem, read_rgb(camvid_root / image.lstrip("/")), np.minimum(labels, 11)))
+    return frames
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real STDC1 (11 classes) with seeded random weights and calibrated BN, saved as a checkpoint."""
-    import torch
+    torch = pytest.importorskip("torch")
 
     from stdc_ros.network import build_stdc, save_model_checkpoint
 
@@ -56,11 +66,19 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_onnx(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny checkpoint exported to ONNX with pre/post-processing in the graph, network input 96x128."""
+def tiny_onnx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint exported to ONNX with pre/post-processing in the graph, network input 96x128.
+
+    Without torch: a graph of the same convention, size and classes written with onnx alone (test/tiny_graph.py).
+    """
+    if importlib.util.find_spec("torch") is None:
+        from .tiny_graph import write_tiny_full_onnx
+
+        return write_tiny_full_onnx(tmp_path_factory.mktemp("onnx") / "tiny_graph.onnx")
     from stdc_ros.network import load_checkpoint_model
     from stdc_ros.runtime.export import export_onnx
 
+    tiny_checkpoint = request.getfixturevalue("tiny_checkpoint")
     path = tmp_path_factory.mktemp("onnx") / "stdc1_random.onnx"
     export_onnx(load_checkpoint_model(tiny_checkpoint), path, input_size=(96, 128), label_set="camvid")
     return path

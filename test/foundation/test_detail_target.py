@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch")  # needs torch: skipped where it is absent (a ROS install, .venv-jazzy)
+
 import torch
 
 from training.detail import boundary_map, detail_target

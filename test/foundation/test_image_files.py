@@ -10,6 +10,9 @@ import pytest
 
 from stdc_ros.errors import BagError
 from stdc_ros.image_files import read_label_map, read_rgb
+
+pytest.importorskip("torch")  # needs torch: skipped where it is absent (a ROS install, .venv-jazzy)
+
 from training.datasets import DatasetLayoutError
 
 

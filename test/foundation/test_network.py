@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
+pytest.importorskip("torch")  # needs torch: skipped where it is absent (a ROS install, .venv-jazzy)
+
 import torch
 
 from stdc_ros.network import STDCModule, TrainOutputs, build_stdc, count_macs, count_parameters

@@ -12,6 +12,8 @@ import contextlib
 
 import numpy as np
 import pytest
+
+pytest.importorskip("hypothesis")  # a dev tool: skipped where it is absent (a ROS install, .venv-jazzy)
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sensor_msgs.msg import CompressedImage, Image

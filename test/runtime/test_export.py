@@ -13,6 +13,8 @@ import onnxruntime as ort
 import pytest
 
 from stdc_ros.cli import main as cli_main
+
+pytest.importorskip("torch")  # exports with torch: skipped where it is absent (a ROS install, .venv-jazzy)
 from stdc_ros.runtime.conventions import ModelMetadata, read_model_metadata
 
 

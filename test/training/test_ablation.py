@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("torch")  # needs torch: skipped where it is absent (a ROS install, .venv-jazzy)
+
 from training import ablation
 from training.ship import describe_ablation
 

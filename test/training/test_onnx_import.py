@@ -9,6 +9,9 @@ from pathlib import Path
 
 import onnx
 import pytest
+
+pytest.importorskip("torch")  # needs torch: skipped where it is absent (a ROS install, .venv-jazzy)
+
 import torch
 
 from stdc_ros.errors import ModelFileError

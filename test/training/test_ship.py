@@ -10,6 +10,9 @@ import pytest
 
 from stdc_ros.runtime import create_runtime
 from stdc_ros.runtime.conventions import read_model_metadata
+
+pytest.importorskip("torch")  # needs torch: skipped where it is absent (a ROS install, .venv-jazzy)
+
 from training import ship
 from training.datasets import CamVid
 from training.train import Trainer
