@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runtime.conventions import parse_size
+from .models import add_model_arguments
 from .suite import suite_sections
 
 log = logging.getLogger(__name__)
@@ -166,13 +167,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated sections to run: {', '.join(f'{s.name} ({s.help})' for s in SECTIONS)}",
     )
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    add_model_arguments(parser)  # --fp32-model / --int8-model, shared by physical, peers and camera30
     for section in SECTIONS:
         if section.add_arguments is not None:
             section.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from .cpu import read_cpu_info
     from .runtimes import machine_info
+    from .summary import build_summary
 
     wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
     by_name = {s.name: s for s in SECTIONS}
@@ -198,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
         sections[name] = {"rows": result.rows, "notes": result.notes, "figures": [str(f) for f in result.figures]}
     report["machine_after"] = {"load_average_1_5_15": machine_info()["load_average_1_5_15"]}
     report["sections"] = sections
+    summary_rows, summary = build_summary(sections, read_cpu_info().summary())
+    report["summary"] = summary_rows
+    print(f"\n== summary ==\n{summary}")
     args.output.write_text(json.dumps(report, indent=1))
     print(f"results: {args.output}")
     return 0

@@ -1,15 +1,17 @@
-"""The physical limit: the network's multiply-accumulates per frame against the machine's measured matmul peak.
+"""The physical limit: the network's multiply-accumulates per frame against the machine's measured peaks.
 
-``matmul_peak`` times a large float32 matrix product in torch at the thread count of the runtimes (numpy's BLAS,
-which keeps its own thread count, as a whole-machine reference); ``utilisation`` = achieved FLOP/s of a network
-call (2 FLOPs per MAC) / peak. ``profile_torch`` and ``profile_onnxruntime`` say where the time goes (top
-operators by self time).
+MACs come from the file's graph (``onnx_network_macs``) or the torch network (``network_macs``); the peaks from
+``peaks.py`` (the best float32 and int8 matrix-product kernels measured here). Utilisation = achieved operations
+per second of a network call (2 per MAC) / the peak of the matching precision at the same thread count: an FP32
+file against the float32 peak, an INT8 file against the int8 (VNNI) peak. ``profile_torch`` and
+``profile_onnxruntime`` say where the time goes (top operators by self time).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import tempfile
 import time
 from collections import defaultdict
@@ -20,54 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from .peaks import Peak
+
 log = logging.getLogger(__name__)
-
-
-def _best_and_median(fn: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times), float(np.median(times))
-
-
-@dataclass(frozen=True)
-class Peak:
-    library: str
-    threads: int
-    n: int
-    best_gflops: float
-    median_gflops: float
-
-
-def matmul_peak(n: int = 2048, repeats: int = 8, threads: int | None = None, numpy: bool = False) -> list[Peak]:
-    """float32 n x n x n matrix product: GFLOP/s (best and median of ``repeats``) in torch at ``threads`` threads.
-
-    With ``numpy``, also numpy's matmul; its BLAS keeps the thread count it chose at import (every core here,
-    reported as threads 0), so it is only a reference for the whole machine.
-    """
-    import torch
-
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        used = torch.get_num_threads()
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        flops = 2.0 * n**3
-        with torch.inference_mode():
-            best, median = _best_and_median(lambda: torch.mm(a, b), repeats)
-        peaks = [Peak("torch", used, n, flops / best / 1e9, flops / median / 1e9)]
-        if numpy:
-            x, y = a.numpy(), b.numpy()
-            best, median = _best_and_median(lambda: x @ y, repeats)
-            peaks.append(Peak("numpy", 0, n, flops / best / 1e9, flops / median / 1e9))
-    finally:
-        torch.set_num_threads(previous)
-    return peaks
 
 
 def network_macs(variant: str, size: tuple[int, int], num_classes: int = 11) -> int:
@@ -81,39 +38,102 @@ def network_macs(variant: str, size: tuple[int, int], num_classes: int = 11) -> 
     return count_macs(model, (1, 3, *size))
 
 
+# ONNX operators that multiply-accumulate, and the input index of their weight (kernel or right-hand matrix)
+_MAC_OPS = {
+    "Conv": 1,
+    "ConvInteger": 1,
+    "QLinearConv": 3,
+    "MatMul": 1,
+    "MatMulInteger": 1,
+    "QLinearMatMul": 3,
+    "Gemm": 1,
+}
+
+
+def onnx_network_macs(path: Path) -> int:
+    """MACs per frame of the network in an ONNX file (batch 1), counted from its graph.
+
+    For a ``full`` file only the network counts (cut out between the recorded network input and output), so the
+    pre/post-processing operators add nothing, as with ``count_macs``. Works for float and quantized files alike
+    (Conv behind DequantizeLinear, ConvInteger, QLinearConv): the MACs are the same, only their precision differs.
+    """
+    import onnx
+    from onnx import shape_inference
+
+    from ..runtime.conventions import FORMAT_FULL, ModelMetadata
+    from ..runtime.onnx_tools import extract_network, locate_network
+
+    proto = onnx.load_model(str(path), load_external_data=False)
+    meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, path)
+    if meta.format == FORMAT_FULL:
+        names = (meta.network_input, meta.network_output)
+        proto = extract_network(proto, *(names if all(names) else locate_network(proto)))
+    graph = shape_inference.infer_shapes(proto).graph
+    shapes: dict[str, list[int]] = {i.name: list(i.dims) for i in graph.initializer}
+    for info in (*graph.input, *graph.value_info, *graph.output):
+        dims = info.type.tensor_type.shape.dim
+        shapes[info.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in dims]  # batch (symbolic) = 1
+    total = 0
+    for node in graph.node:
+        index = _MAC_OPS.get(node.op_type)
+        if index is None:
+            continue
+        out, weight = shapes.get(node.output[0]), shapes.get(node.input[index])
+        if not out or not weight:
+            raise ValueError(f"{path}: no shape for {node.op_type} {node.name}; cannot count its MACs")
+        if node.op_type.startswith(("Conv", "QLinearConv")):
+            per_output = int(np.prod(weight[1:]))  # (in_channels / groups) x kh x kw
+        else:
+            trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+            per_output = weight[-1] if trans_b else weight[-2]  # the reduced dimension K
+        total += int(np.prod(out)) * per_output
+    return total
+
+
 @dataclass
 class Utilisation:
-    variant: str
+    """One network timing against the matching peak (FP32 file vs the float32 peak, INT8 vs the int8 peak)."""
+
+    model: str  # "FP32" / "INT8" / a variant name
     size: tuple[int, int]
     backend: str
+    precision: str
+    threads: int
     gmacs: float
     best_ms: float
     p50_ms: float
-    peak_gflops: float
+    peak: Peak | None
 
     @property
-    def achieved_gflops(self) -> float:
+    def achieved_gops(self) -> float:
         """From the best (least disturbed) call, like the peak: both are what the cores give when left alone."""
         return 2.0 * self.gmacs / (self.best_ms / 1e3)
 
-    @property
-    def ratio(self) -> float:
-        return self.achieved_gflops / self.peak_gflops
-
     def row(self) -> dict[str, Any]:
+        peak = self.peak.best_gops if self.peak is not None else None
         return {
-            "model": self.variant,
+            "model": self.model,
             "size": f"{self.size[0]}x{self.size[1]}",
             "backend": self.backend,
+            "precision": self.precision,
+            "threads": self.threads,
             "gmacs": self.gmacs,
             "best_ms": self.best_ms,
             "p50_ms": self.p50_ms,
-            "achieved_gflops": self.achieved_gflops,
-            "peak_gflops": self.peak_gflops,
-            "utilisation_pct": 100.0 * self.ratio,
-            "utilisation_p50_pct": 100.0 * 2.0 * self.gmacs / (self.p50_ms / 1e3) / self.peak_gflops,
-            "floor_ms": 2.0 * self.gmacs / self.peak_gflops * 1e3,
+            "achieved_gops": self.achieved_gops,
+            "peak_gops": peak,
+            "peak_kernel": self.peak.label() if self.peak is not None else None,
+            "utilisation_pct": utilisation_pct(self.gmacs, self.best_ms, peak),
+            "utilisation_p50_pct": utilisation_pct(self.gmacs, self.p50_ms, peak),
+            "floor_ms": 2.0 * self.gmacs / peak * 1e3 if peak else None,
         }
+
+
+def utilisation_pct(gmacs: float, ms: float, peak_gops: float | None) -> float | None:
+    """100 x (2 operations per MAC x MACs / time) / peak; None without a peak."""
+    if not peak_gops or ms <= 0:
+        return None
+    return 100.0 * (2.0 * gmacs / (ms / 1e3)) / peak_gops
 
 
 def torch_network_ms(
@@ -143,52 +163,44 @@ def torch_network_ms(
     return float(min(samples)), float(np.median(samples))
 
 
-def onnxruntime_network_ms(model: Path, iters: int, threads: int | None = None) -> tuple[float, float]:
-    """(best, p50) ms of the network alone in ONNX Runtime (``network_call``; else the full runtime call)."""
+def time_onnx_networks(
+    models: Sequence[Path], threads: Sequence[int], iters: int, warmup: int = 2, seed: int = 0
+) -> dict[tuple[Path, int], tuple[str, list[float]]]:
+    """ms per call of each model's network alone in ONNX Runtime at each thread count, interleaved call by call.
+
+    The network is cut out of a ``full`` file as the node's CPU path does (``network_call``); where it cannot be,
+    the whole graph runs (the backend label says so). Returns {(model, threads): (backend label, samples)}.
+    """
     from ..runtime import create_runtime
 
-    with create_runtime("onnxruntime", model, threads=threads) as runtime:
-        call = runtime.network_call()
-        if call is None:
-            image = np.zeros((*runtime.input_size, 3), np.uint8)
-            call = lambda: runtime.infer(image)  # noqa: E731
-        call()
-        samples = []
+    rng = random.Random(seed)
+    subjects: list[tuple[tuple[Path, int], str, Callable[[], object]]] = []
+    runtimes = []
+    try:
+        for model in models:
+            for t in threads:
+                runtime = create_runtime("onnxruntime", model, threads=t)
+                runtimes.append(runtime)
+                call = runtime.network_call()
+                label = "onnxruntime"
+                if call is None:
+                    image = np.zeros((*runtime.input_size, 3), np.uint8)
+                    call, label = (lambda rt=runtime, im=image: rt.infer(im)), "onnxruntime (whole graph)"
+                subjects.append(((model, t), label, call))
+        for _ in range(warmup):
+            for _, _, call in subjects:
+                call()
+        samples: dict[tuple[Path, int], list[float]] = {key: [] for key, _, _ in subjects}
         for _ in range(iters):
-            start = time.perf_counter()
-            call()
-            samples.append((time.perf_counter() - start) * 1000.0)
-    return float(min(samples)), float(np.median(samples))
-
-
-def utilisation(
-    variants: Sequence[str],
-    sizes: Sequence[tuple[int, int]],
-    peak_probe: Callable[[], float],
-    iters: int = 5,
-    onnx_models: dict[tuple[str, tuple[int, int]], Path] | None = None,
-    threads: int | None = None,
-) -> tuple[list[Utilisation], float]:
-    """Achieved GFLOP/s of torch eager (every variant and size) and ONNX Runtime (where a model is given).
-
-    ``peak_probe()`` (best GFLOP/s of a short matmul run) is called before the first and after every network
-    timing; the peak is the best of them all, so that a busy moment does not pass for the machine's limit.
-    Returns the rows and that peak.
-    """
-    peak = peak_probe()
-    measured: list[tuple[str, tuple[int, int], str, float, float, float]] = []
-    for variant in variants:
-        for size in sizes:
-            gmacs = network_macs(variant, size) / 1e9
-            timings = [("torch eager", torch_network_ms(variant, size, iters, threads))]
-            peak = max(peak, peak_probe())
-            model = (onnx_models or {}).get((variant, tuple(size)))
-            if model is not None:
-                timings.append(("onnxruntime", onnxruntime_network_ms(model, iters, threads)))
-                peak = max(peak, peak_probe())
-            measured += [(variant, tuple(size), backend, gmacs, best, p50) for backend, (best, p50) in timings]
-    rows = [Utilisation(v, s, b, g, best, p50, peak) for v, s, b, g, best, p50 in measured]  # type: ignore[arg-type]
-    return rows, peak
+            rng.shuffle(subjects)
+            for key, _, call in subjects:
+                start = time.perf_counter()
+                call()
+                samples[key].append((time.perf_counter() - start) * 1000.0)
+    finally:
+        for runtime in runtimes:
+            runtime.close()
+    return {key: (label, samples[key]) for key, label, _ in subjects}
 
 
 # ---------------------------------------------------------------------------------------------- profiles

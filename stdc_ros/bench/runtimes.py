@@ -311,6 +311,8 @@ def machine_info() -> dict[str, object]:
 
     import onnxruntime
 
+    from .cpu import read_cpu_info
+
     info: dict[str, object] = {
         "platform": platform.platform(),
         "processor": cpu_name(),
@@ -318,7 +320,12 @@ def machine_info() -> dict[str, object]:
         "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
         "python": platform.python_version(),
         "onnxruntime": onnxruntime.__version__,
+        "cpu": read_cpu_info().as_dict(),  # name and vector ISA: the figures depend on both
     }
+    from .peers import openvino_version
+
+    if openvino_version():
+        info["openvino"] = openvino_version()
     try:
         import torch
 

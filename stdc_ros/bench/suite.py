@@ -1,5 +1,6 @@
-"""`stdc-ros bench` sections beyond the runtimes: node overhead and a 30 Hz camera, per-frame post-processing
-cost, and the physical limit (MACs against the measured matmul peak, with profiles).
+"""`stdc-ros bench` sections beyond the runtimes: node overhead, per-frame post-processing cost, the physical
+limit (network MACs against the measured float32 and int8 matmul peaks, with profiles), a peer runtime
+(OpenVINO) side by side with ONNX Runtime on the FP32 and INT8 files, and a 30 Hz camera through the node.
 
 Each section adds its own arguments and returns a ``SectionResult`` (see ``cli.py``); ``suite_sections()`` lists
 them for ``cli.SECTIONS``. Nothing here is a timed test: the figures are printed and saved, and
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -175,84 +175,200 @@ PHYSICAL_COLUMNS = (
     ("model", "model", ""),
     ("size", "size", ""),
     ("backend", "backend", ""),
+    ("threads", "thr", "d"),
     ("gmacs", "GMACs", ".2f"),
     ("best_ms", "best ms", ".1f"),
     ("p50_ms", "p50 ms", ".1f"),
-    ("achieved_gflops", "GFLOP/s", ".1f"),
-    ("peak_gflops", "peak GFLOP/s", ".1f"),
+    ("achieved_gops", "GOP/s", ".0f"),
+    ("peak_gops", "peak GOP/s", ".0f"),
     ("utilisation_pct", "util %", ".1f"),
     ("utilisation_p50_pct", "util p50 %", ".1f"),
     ("floor_ms", "floor ms", ".1f"),
 )
+PEAK_COLUMNS = (
+    ("precision", "precision", ""),
+    ("threads", "thr", "d"),
+    ("library", "kernel", ""),
+    ("best_gops", "best GOP/s", ".0f"),
+    ("median_gops", "median GOP/s", ".0f"),
+    ("best", "best", ""),
+)
+
+
+def _threads(text: str) -> list[int]:
+    return [int(t) for t in str(text).split(",") if t.strip()]
 
 
 def _physical_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("physical section (MACs against the measured matmul peak, profiles)")
-    g.add_argument("--physical-variants", default="stdc1,stdc2")
-    g.add_argument("--physical-sizes", default="360x480,720x960")
-    g.add_argument("--physical-onnx-sizes", default="360x480", help="sizes also timed in ONNX Runtime (export once)")
-    g.add_argument("--physical-iters", type=int, default=5)
+    g = parser.add_argument_group("physical section (network MACs against the measured fp32 and int8 peaks)")
+    g.add_argument("--physical-threads", type=_threads, default=[1, 2], help="thread counts (1,2)")
+    g.add_argument("--physical-iters", type=int, default=10, help="interleaved timed calls per model and threads")
+    g.add_argument("--peak-n", type=int, default=2048, help="matrix size of the peak matmuls (2048)")
+    g.add_argument("--peak-repeats", type=int, default=5)
     g.add_argument(
-        "--physical-threads",
-        type=int,
-        default=1,
-        help="threads for the peak and the networks (default 1: with another job on the cores, OpenMP teams of 2 "
-        "wait for each other and run 4-5x slower); 0 = the libraries' default",
+        "--physical-variants",
+        default="",
+        help="also torch eager (random weights) for these variants, e.g. stdc1,stdc2 (default: none)",
     )
-    g.add_argument("--peak-n", type=int, default=2048, help="matrix size of the peak matmul")
-    g.add_argument("--no-profile", dest="profile", action="store_false", help="skip the operator profiles")
+    g.add_argument("--physical-sizes", default="360x480", help="sizes of the torch eager rows")
+    g.add_argument("--no-profile", dest="profile", action="store_false", help="skip the ONNX Runtime operator profiles")
 
 
 def _run_physical(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     from .cli import SectionResult, format_table
-    from .physical import matmul_peak, profile_onnxruntime, profile_torch, utilisation
-    from .soak import export_random_model
+    from .cpu import read_cpu_info
+    from .models import resolve_models
+    from .peaks import FP32, best_peak, measure_peaks, merge_best
+    from .physical import Utilisation, network_macs, onnx_network_macs, profile_onnxruntime, time_onnx_networks
 
-    threads = args.physical_threads or None
-    peaks = matmul_peak(args.peak_n, threads=threads)
+    cpu = read_cpu_info()
+    threads = args.physical_threads or [1]
+    models, notes = resolve_models(args)
+    before = measure_peaks(threads, args.peak_n, args.peak_repeats)
+    timings = time_onnx_networks([m.path for m in models], threads, args.physical_iters)
+    torch_rows: list[tuple[str, tuple[int, int], int, tuple[float, float]]] = []
+    if args.physical_variants:
+        from .physical import torch_network_ms
 
-    def probe() -> float:
-        return max(p.best_gflops for p in matmul_peak(args.peak_n, repeats=3, threads=threads))
-
-    variants = [v.strip() for v in args.physical_variants.split(",") if v.strip()]
-    sizes = _sizes(args.physical_sizes)
-    onnx_models = {
-        (v, s): export_random_model(args.model_dir, v, s) for v in variants for s in _sizes(args.physical_onnx_sizes)
-    }
-    results, peak = utilisation(variants, sizes, probe, args.physical_iters, onnx_models, threads)
-    peak = max(peak, *(p.best_gflops for p in peaks))
-    for u in results:
-        u.peak_gflops = peak
-    rows = [u.row() for u in results]
-    if threads != os.cpu_count():  # for reference: every core
-        peaks += matmul_peak(args.peak_n, threads=os.cpu_count(), numpy=True)
-    table = format_table(rows, PHYSICAL_COLUMNS)
-    notes = [
-        "matmul peak "
-        + "; ".join(
-            f"{p.library} {p.n}x{p.n} fp32, {p.threads or 'BLAS default'} thread(s): best {p.best_gflops:.1f} "
-            f"GFLOP/s, median {p.median_gflops:.1f}"
-            for p in peaks
-        ),
-        f"peak used: {peak:.1f} GFLOP/s (best matmul seen during the section at {threads or 'default'} thread(s)); "
-        "utilisation = 2 x MACs / best network time / peak (util p50 % from the p50 time); floor = the network "
-        "time at 100 % of the peak",
-    ]
-    extra: list[dict[str, Any]] = [{"peaks": [p.__dict__ for p in peaks]}]
-    if args.profile:
-        first = variants[0] if variants else "stdc1"
-        torch_table = profile_torch(first, sizes[0] if sizes else (360, 480), threads=threads)
-        table += f"\n\ntorch.profiler, {first} eager forward, top operators by self CPU time:\n{torch_table}"
-        model = next(iter(onnx_models.values()), None)
-        if model is not None:
-            ops = profile_onnxruntime(model, threads=threads)
-            lines = [f"  {o['op']:<28s} {o['ms_per_run']:8.2f} ms/run {o['share_pct']:6.1f} %" for o in ops]
-            table += f"\nONNX Runtime profiler, {model.name} (whole graph), time per operator type:\n" + "\n".join(
-                lines
+        for variant in [v.strip() for v in args.physical_variants.split(",") if v.strip()]:
+            for size in _sizes(args.physical_sizes):
+                for t in threads:
+                    torch_rows.append((variant, size, t, torch_network_ms(variant, size, args.physical_iters, t)))
+    after = measure_peaks(threads, args.peak_n, args.peak_repeats)  # probes on both sides of the networks
+    peaks = merge_best(before, after)
+    results: list[Utilisation] = []
+    for model in models:
+        gmacs = onnx_network_macs(model.path) / 1e9
+        for t in threads:
+            backend, samples = timings[(model.path, t)]
+            precision = "int8" if model.precision == "int8" else FP32
+            results.append(
+                Utilisation(
+                    model.label,
+                    model.input_size,
+                    backend,
+                    precision,
+                    t,
+                    gmacs,
+                    float(np.min(samples)),
+                    float(np.percentile(samples, 50)),
+                    best_peak(peaks, precision, t),
+                )
             )
-            extra.append({"onnxruntime_profile": ops})
-        extra.append({"torch_profile": torch_table})
+    for variant, size, t, (best, p50) in torch_rows:
+        gmacs = network_macs(variant, size) / 1e9
+        peak = best_peak(peaks, FP32, t)
+        results.append(Utilisation(f"{variant} (random)", size, "torch eager", FP32, t, gmacs, best, p50, peak))
+    rows = [u.row() for u in results]
+    peak_rows = []
+    for p in sorted(peaks, key=lambda p: (p.precision, p.threads, -p.best_gops)):
+        best = best_peak(peaks, p.precision, p.threads)
+        peak_rows.append({**p.as_dict(), "library": p.label(), "best": "<- peak" if best == p else ""})
+    table = format_table(rows, PHYSICAL_COLUMNS) + f"\n\nmatmul peaks (n = {args.peak_n}, 2 ops per MAC):\n"
+    table += format_table(peak_rows, PEAK_COLUMNS)
+    notes = [
+        f"CPU: {cpu.summary()}",
+        *notes,
+        "utilisation = 2 x MACs / network time / the peak of the matching precision at the same threads (FP32 file "
+        "vs the best float32 matmul, INT8 file vs the best int8 matmul); util % from the best call (like the peak), "
+        "util p50 % from the median; floor = the network time at 100 % of that peak",
+    ]
+    extra: list[dict[str, Any]] = [{"cpu": cpu.as_dict()}, {"peaks": [p.as_dict() for p in peaks]}]
+    if args.profile:
+        for model in models:
+            ops = profile_onnxruntime(model.path, threads=threads[0])
+            lines = [f"  {o['op']:<28s} {o['ms_per_run']:8.2f} ms/run {o['share_pct']:6.1f} %" for o in ops]
+            table += (
+                f"\n\nONNX Runtime profiler, {model.label} {model.path.name} (whole graph, {threads[0]} thread(s)), "
+                "time per operator type:\n" + "\n".join(lines)
+            )
+            extra.append({"onnxruntime_profile": {"model": model.label, "ops": ops}})
     return SectionResult(rows + extra, table, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------- peers
+PEER_COLUMNS = (
+    ("call", "call", ""),
+    ("threads", "thr", "d"),
+    ("model", "model", ""),
+    ("runtime", "runtime", ""),
+    ("p50_ms", "p50 ms", ".1f"),
+    ("p90_ms", "p90 ms", ".1f"),
+    ("fps", "FPS", ".1f"),
+    ("samples", "n", "d"),
+)
+
+
+def _peer_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("peers section (ONNX Runtime and OpenVINO on the same files, interleaved)")
+    g.add_argument("--peer-threads", type=_threads, default=[1, 2], help="thread counts (1,2)")
+    g.add_argument("--peer-calls", default="network,frame", help="network (network alone), frame (image to labels)")
+    g.add_argument("--peer-iters", type=int, default=20, help="interleaved rounds (20)")
+    g.add_argument("--peer-warmup", type=int, default=2)
+    g.add_argument(
+        "--no-openvino-default",
+        dest="openvino_default",
+        action="store_false",
+        help="skip OpenVINO's own default precision rows (bf16 on CPUs that have it)",
+    )
+
+
+def _run_peers(args: argparse.Namespace, out_dir: Path) -> SectionResult:
+    from .cli import SectionResult, format_table
+    from .cpu import read_cpu_info
+    from .models import resolve_models
+    from .peers import bench_peers
+
+    models, notes = resolve_models(args)
+    calls = [c.strip() for c in args.peer_calls.split(",") if c.strip()]
+    rows, peer_notes = bench_peers(
+        models, args.peer_threads, calls, args.peer_iters, args.peer_warmup, ov_default=args.openvino_default
+    )
+    notes = [f"CPU: {read_cpu_info().summary()}", *notes, *peer_notes]
+    return SectionResult(rows, format_table(rows, PEER_COLUMNS), notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------- 30 Hz camera
+CAMERA_COLUMNS = (
+    ("model", "model", ""),
+    ("size", "size", ""),
+    ("threads", "thr", "d"),
+    ("camera_hz", "camera Hz", "g"),
+    ("sent", "sent", "d"),
+    ("processed_hz", "processed Hz", ".1f"),
+    ("drop_pct", "dropped %", ".1f"),
+    ("latency_p50_ms", "p50 ms", ".1f"),
+    ("latency_p99_ms", "p99 ms", ".1f"),
+    ("goal_met", "goal met", ""),
+)
+
+
+def _camera_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("camera30 section (a camera through the node, every output subscribed)")
+    g.add_argument(
+        "--camera30-model", choices=("int8", "fp32"), default="int8", help="which of --int8-model/--fp32-model"
+    )
+    g.add_argument("--camera30-threads", type=int, default=2, help="the node's inference threads (2)")
+    g.add_argument("--camera30-hz", type=float, default=30.0)
+    g.add_argument("--camera30-seconds", type=float, default=10.0)
+    g.add_argument("--camera30-size", type=_size, default=(360, 480), help="camera frame size HxW (360x480)")
+
+
+def _run_camera(args: argparse.Namespace, out_dir: Path) -> SectionResult:
+    from .camera import CameraSettings, camera_note, run_camera
+    from .cli import SectionResult, format_table
+    from .models import resolve_models
+
+    models, notes = resolve_models(args)
+    chosen = [m for m in models if m.label == args.camera30_model.upper()]
+    if not chosen:
+        return SectionResult([], f"skipped: no {args.camera30_model.upper()} model", notes=notes)
+    model = chosen[0]
+    settings = CameraSettings(
+        model.path, model.label, args.camera30_threads, args.camera30_hz, args.camera30_seconds, args.camera30_size
+    )
+    row = run_camera(settings)
+    return SectionResult([row], format_table([row], CAMERA_COLUMNS), notes=[*notes, camera_note(row)])
 
 
 def suite_sections() -> list[Section]:
@@ -262,5 +378,7 @@ def suite_sections() -> list[Section]:
     return [
         Section("node", "node e2e vs bare runtime, transport, 30 Hz camera drops", _run_node, _node_arguments),
         Section("postproc", "image conversion, output messages, drivable area per frame", _run_post, _post_arguments),
-        Section("physical", "network MACs vs matmul peak, operator profiles", _run_physical, _physical_arguments),
+        Section("physical", "network MACs vs the fp32/int8 matmul peaks", _run_physical, _physical_arguments),
+        Section("peers", "ONNX Runtime vs OpenVINO on the FP32 and INT8 files", _run_peers, _peer_arguments),
+        Section("camera30", "a 30 Hz camera through the node, INT8, 2 threads", _run_camera, _camera_arguments),
     ]

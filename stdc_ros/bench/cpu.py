@@ -1,0 +1,154 @@
+"""The CPU the figures were measured on: model name and the vector instructions that bound its arithmetic.
+
+Read from ``/proc/cpuinfo`` (``flags`` on x86, ``Features`` on ARM), with ``lscpu`` for the model name where
+cpuinfo has none. The ISA decides which peak applies: float32 runs on FMA units (AVX2 or AVX-512F), int8 on dot
+product instructions (AVX-512 VNNI / AVX-VNNI, AMX tiles on newer Xeons), bfloat16 on AVX-512 BF16 or AMX.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+# (cpuinfo flag, name), in the order they are printed; only instructions that change a kernel's throughput.
+ISA_FLAGS: tuple[tuple[str, str], ...] = (
+    ("avx2", "AVX2"),
+    ("fma", "FMA"),
+    ("avx512f", "AVX-512F"),
+    ("avx512bw", "AVX-512BW"),
+    ("avx512_vnni", "AVX-512 VNNI"),
+    ("avx_vnni", "AVX-VNNI"),
+    ("avx512_bf16", "AVX-512 BF16"),
+    ("avx512_fp16", "AVX-512 FP16"),
+    ("amx_tile", "AMX"),
+    ("amx_bf16", "AMX-BF16"),
+    ("amx_int8", "AMX-INT8"),
+    ("asimd", "NEON"),
+    ("asimddp", "NEON dot product"),
+    ("sve", "SVE"),
+    ("i8mm", "I8MM"),
+    ("bf16", "BF16"),
+)
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    model: str
+    flags: frozenset[str]
+    logical_cpus: int
+    family_model: str = ""  # x86 'family 26 model 2': tells CPU generations apart when the name is generic
+
+    @property
+    def isa(self) -> list[str]:
+        """Names of the vector instruction sets present, in ``ISA_FLAGS`` order."""
+        return [name for flag, name in ISA_FLAGS if flag in self.flags]
+
+    @property
+    def fp32_isa(self) -> str:
+        """The widest float32 multiply-add the kernels can use."""
+        if "avx512f" in self.flags:
+            return "AVX-512F"
+        if "avx2" in self.flags and "fma" in self.flags:
+            return "AVX2 + FMA"
+        if "avx" in self.flags:
+            return "AVX (no FMA)"
+        if "asimd" in self.flags:
+            return "NEON"
+        return "SSE or scalar"
+
+    @property
+    def int8_isa(self) -> str:
+        """The int8 dot-product instructions an int8 GEMM can use (without them int8 is emulated in 16 bits)."""
+        if "amx_int8" in self.flags:
+            return "AMX-INT8"
+        if "avx512_vnni" in self.flags:
+            return "AVX-512 VNNI"
+        if "avx_vnni" in self.flags:
+            return "AVX-VNNI"
+        if "i8mm" in self.flags:
+            return "I8MM"
+        if "asimddp" in self.flags:
+            return "NEON dot product"
+        if "avx512bw" in self.flags:
+            return "AVX-512BW (no VNNI: 16-bit multiply-adds)"
+        if "avx2" in self.flags:
+            return "AVX2 (no VNNI: 16-bit multiply-adds)"
+        return "none"
+
+    @property
+    def bf16_isa(self) -> str:
+        for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX-512 BF16"), ("bf16", "BF16")):
+            if flag in self.flags:
+                return name
+        return "none"
+
+    @property
+    def name(self) -> str:
+        return f"{self.model} ({self.family_model})" if self.family_model else self.model
+
+    def summary(self) -> str:
+        """One line naming the CPU, e.g. 'AMD EPYC, 2 logical CPUs; fp32 AVX-512F, int8 AVX-512 VNNI, ...'."""
+        isa = ", ".join(self.isa) or "no AVX2/AVX-512/NEON"
+        return (
+            f"{self.name}, {self.logical_cpus} logical CPUs; fp32 on {self.fp32_isa}, int8 on {self.int8_isa}, "
+            f"bf16 on {self.bf16_isa} (flags: {isa})"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "family_model": self.family_model,
+            "logical_cpus": self.logical_cpus,
+            "isa": self.isa,
+            "fp32_isa": self.fp32_isa,
+            "int8_isa": self.int8_isa,
+            "bf16_isa": self.bf16_isa,
+        }
+
+
+def parse_cpuinfo(text: str, lscpu_model: str | None = None) -> CpuInfo:
+    """A ``/proc/cpuinfo`` text: the first processor's flags and model, and how many processors it lists."""
+    model = ""
+    flags: frozenset[str] | None = None
+    processors = 0
+    ids: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip().lower(), value.strip()
+        if key == "processor":
+            processors += 1
+        elif key in ("model name", "hardware", "cpu model") and not model:
+            model = value
+        elif key in ("flags", "features") and flags is None:
+            flags = frozenset(value.lower().split())
+        elif key in ("cpu family", "model") and key not in ids:
+            ids[key] = value
+    model = model or lscpu_model or platform.processor() or "unknown CPU"
+    family_model = f"family {ids['cpu family']} model {ids['model']}" if len(ids) == 2 else ""
+    return CpuInfo(model, flags or frozenset(), processors or (os.cpu_count() or 1), family_model)
+
+
+def lscpu_model_name() -> str | None:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        if line.lower().startswith("model name:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def read_cpu_info(path: Path = Path("/proc/cpuinfo")) -> CpuInfo:
+    """This machine's CPU (an empty flag set where /proc/cpuinfo cannot be read, e.g. on macOS)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        text = ""
+    has_model = any(line.lower().startswith(("model name", "hardware")) for line in text.splitlines())
+    return parse_cpuinfo(text, None if has_model else lscpu_model_name())
