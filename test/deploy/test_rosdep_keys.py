@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,11 @@ def test_every_imported_ros_package_is_declared(index: Index) -> None:
     assert {"rclpy", "sensor_msgs", "builtin_interfaces"} <= set(ros), "import scan found too little"
     missing = sorted(f"{package} (imported in {where})" for package, where in ros.items() if package not in declared)
     assert not missing, f"ROS packages imported but not declared in package.xml: {', '.join(missing)}"
+
+
+def test_the_readmes_skip_keys_are_keys_of_package_xml() -> None:
+    # The README's ROS steps skip the pip keys a venv or NVIDIA's Jetson wheel replaces: they must be real keys here.
+    readme = (REPO_ROOT / "README.md").read_text()
+    skipped = {key for match in re.findall(r'--skip-keys "?([\w\- ]+)"?', readme) for key in match.split()}
+    assert skipped, "the README names no --skip-keys"
+    assert skipped <= set(package_keys(PACKAGE_XML)), f"not in package.xml: {skipped - set(package_keys(PACKAGE_XML))}"
