@@ -61,6 +61,8 @@ setup(
             "ros-rosgraph-msgs",
             "ros-ament-index-python",
         ],
+        "openvino": ["openvino"],  # the peer runtime of `stdc-ros bench` (its rows are skipped without it)
+        "bench": ["openvino", "threadpoolctl"],
         "dev": ["pytest", "pytest-timeout", "hypothesis", "ruff", "colcon-common-extensions"],
     },
     zip_safe=True,
