@@ -175,3 +175,60 @@ def test_arguments_of_stdc_ros_run(tmp_path: Path) -> None:
     assert main.ros_arguments([], None) == []
     missing = argparse.Namespace(params_file=tmp_path / "none.yaml", ros_args=[], name=None, namespace=None)
     assert main.run(missing) == 2
+
+
+def test_a_separate_client_gets_masks_of_real_camvid_and_hd_frames_from_the_packaged_model(
+    ros: Any, frames: Any, tmp_path: Path
+) -> None:
+    """Issue 18's proof, run in both test environments (Kilted + numpy 2; Jazzy + numpy 1.26 + OpenCV 4.10):
+    `stdc-ros run` with the packaged model answers a real CamVid frame (480x360) and an HD one (1280x720) sent by
+    another process, at their own sizes, with the labels an in-process runtime of the same model gives."""
+    import cv2
+    import numpy as np
+
+    from stdc_ros.bag.node_process import NodeLaunch, NodeProcess
+    from stdc_ros.image_files import read_label_map, read_rgb
+    from stdc_ros.resources import find_share_file
+    from stdc_ros.runtime import create_runtime
+
+    model = find_share_file("models/stdc1_camvid.onnx")
+    sample = find_share_file("samples/camvid_demo/images/0001TP_008550.png")
+    camvid = read_rgb(sample)
+    truth = read_label_map(sample.parent.parent / "labels" / sample.name)
+    hd = cv2.resize(camvid, (1280, 720), interpolation=cv2.INTER_LINEAR)
+    name = f"seg_real_{ros.domain_id}"
+    launch = NodeLaunch(
+        name=name,
+        model_path=model,
+        params={"threads": "1", "qos.reliability": "reliable"},  # one reliable frame: HD exceeds Fast DDS's SHM
+        domain_id=ros.domain_id,
+        log_path=tmp_path / "node.log",
+        command=(str(BIN / "stdc-ros"), "run"),
+    )
+    node = NodeProcess(launch).start()
+    try:
+        labels_out = ros.subscribe(Image, f"/{name}/out/labels")
+        pub = ros.publisher(Image, f"/{name}/in/image", reliable=True, depth=1)
+        assert ros.wait_for(lambda: pub.get_subscription_count() > 0, START_TIMEOUT), node.log_tail()
+        # Until the node's publisher has discovered our subscriber it skips frames: publish until one comes back.
+        deadline = time.monotonic() + 30.0
+        while not labels_out.messages and time.monotonic() < deadline:
+            pub.publish(frames.message(camvid, "bgr8", stamp_ns=1_000, frame_id="front_camera"))
+            ros.wait_for(lambda: labels_out.messages, 1.0)
+        assert labels_out.messages, node.log_tail()
+        pub.publish(frames.message(hd, "bgr8", stamp_ns=2_000, frame_id="front_camera"))
+        hd_out = ros.wait_for(lambda: labels_out.find(lambda m: frames.stamp(m) == 2_000), 30.0)
+        assert hd_out is not None, "no labels for the 1280x720 frame\n" + node.log_tail()
+    finally:
+        code = node.stop(timeout_s=15.0)
+    assert code == 0 and "Traceback" not in node.log_tail(200), node.log_tail()
+
+    with create_runtime("onnxruntime", model, threads=1) as runtime:
+        for image, out in ((camvid, labels_out.messages[0]), (hd, hd_out)):
+            assert (out.height, out.width, out.encoding) == (*image.shape[:2], "mono8")
+            assert out.header.frame_id == "front_camera"
+            got = np.frombuffer(bytes(out.data), np.uint8).reshape(out.height, out.step)[:, : out.width]
+            assert np.mean(got == runtime.infer(image).labels) > 0.999  # the same model, a separate process
+            if image is camvid:  # and a real segmentation: most pixels of the annotated frame right
+                known = truth < 11
+                assert np.mean(got[known] == truth[known]) > 0.8
