@@ -74,6 +74,11 @@ GEOMETRY_FIELDS: tuple[str, ...] = (
 _FRAME_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 
 
+def valid_frame_id(frame: str) -> bool:
+    """A usable TF frame id: letters, digits, ``_ . / -``, no leading ``/`` and no spaces."""
+    return isinstance(frame, str) and bool(_FRAME_ID.match(frame))
+
+
 @dataclass(frozen=True)
 class DrivableConfig:
     """Every tunable of the drivable-area pipeline. Build with ``from_mapping``/``replace`` to get validation.
@@ -186,7 +191,7 @@ class DrivableConfig:
             raise ValueError("max_range / grid_resolution exceeds 100000 scan samples per beam")
         for name in ("ground_frame", "scan_frame"):
             frame = getattr(self, name)
-            if not isinstance(frame, str) or (frame and not _FRAME_ID.match(frame)):
+            if not isinstance(frame, str) or (frame and not valid_frame_id(frame)):
                 raise ValueError(f"{name} = {frame!r} is not a valid frame id (no leading '/', no spaces)")
         if not self.ground_frame:
             raise ValueError("ground_frame must not be empty")

@@ -11,7 +11,7 @@ from .intrinsics import Intrinsics
 
 # Columns are the optical axes (x right, y down, z forward) expressed in the un-rotated camera body frame
 # (x forward, y left, z up).
-_BODY_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+BODY_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 # A pixel counts as seeing the ground only if its ray descends at least this much (guards rounding at the horizon).
 _MIN_DESCENT = 1e-6
@@ -25,7 +25,7 @@ def ground_from_optical(pitch: float, roll: float, yaw: float) -> np.ndarray:
     rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
     ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])  # +pitch turns the forward axis down
     rx = np.array([[1.0, 0.0, 0.0], [0.0, cr, -sr], [0.0, sr, cr]])
-    return rz @ ry @ rx @ _BODY_FROM_OPTICAL
+    return rz @ ry @ rx @ BODY_FROM_OPTICAL
 
 
 @dataclass(frozen=True)
