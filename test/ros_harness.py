@@ -136,14 +136,25 @@ class RosHarness:
 
     wait_for = staticmethod(wait_for)
 
-    def start_node(self, name: str, params: dict[str, Any], runtime_factory: Callable | None = None) -> Any:
+    def start_node(
+        self,
+        name: str,
+        params: dict[str, Any],
+        runtime_factory: Callable | None = None,
+        wait_autostart: bool = True,
+        **node_kwargs: Any,
+    ) -> Any:
+        """A SegmentationNode spun by this harness; with ``autostart`` (which runs once the executor spins) it
+        returns after the node configured and activated itself (or failed to), unless ``wait_autostart`` is False."""
         from stdc_ros.node.segmentation_node import SegmentationNode
 
         overrides = [Parameter(k, value=v) for k, v in {"threads": 1, **params}.items()]
-        kwargs = {} if runtime_factory is None else {"runtime_factory": runtime_factory}
+        kwargs = dict(node_kwargs) if runtime_factory is None else {**node_kwargs, "runtime_factory": runtime_factory}
         node = SegmentationNode(name, context=self.context, parameter_overrides=overrides, **kwargs)
         self.nodes.append(node)
         self.executor.add_node(node)
+        if wait_autostart:
+            assert wait_for(lambda: not node.starting, 120.0), f"{name}: autostart did not finish"
         return node
 
     def subscribe(self, msg_type: Any, topic: str, depth: int = 100) -> Collector:

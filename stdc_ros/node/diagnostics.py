@@ -125,7 +125,7 @@ def _percentiles(values: deque[float]) -> tuple[float | None, float | None]:
 class NodeHealth:
     """What the node knows besides the counters."""
 
-    state: str  # lifecycle state label: unconfigured, inactive, active, finalized
+    state: str  # unconfigured, configuring (a model load runs), inactive, active, finalized
     input_topic: str
     backend: str = ""
     model: str = ""
@@ -133,13 +133,24 @@ class NodeHealth:
     no_input_timeout: float = 5.0
     latency_warn_ms: float = 0.0
     idle: bool = False  # active, but nobody subscribes to any output
+    configure_progress: str = ""  # while configuring: "loading model", or the backend's latest progress text
+    provider_fallback: str = ""  # why the runtime runs on another provider than the one asked ("" = none)
+    camera_pose: str = ""  # where the last grid/scan took the camera pose from ("" = no grid/scan computed)
+    camera_pose_error: str = ""  # why TF could not give it
+    intrinsics: str = ""  # which intrinsics the last grid/scan used ("" = none computed)
+    intrinsics_fallback: bool = False  # they were the configured fallback (no usable camera_info)
 
 
 def assess(stats: StatsSnapshot, health: NodeHealth) -> tuple[int, str]:
-    """(level, message): ERROR for a failed configure or a failing backend, WARN for no/bad input or lag."""
+    """(level, message): ERROR for a failed configure or a failing backend; WARN for no/bad input, lag, a provider
+    fallback, fallback intrinsics or a failing TF lookup (the first that applies names the problem)."""
     if health.configure_error:
         return ERROR, f"configure failed: {health.configure_error}"
+    if health.state == "configuring":
+        return OK, f"configuring: {health.configure_progress or 'loading model'}"
     if health.state != "active":
+        if health.provider_fallback:
+            return WARN, f"{health.state}: provider fallback: {health.provider_fallback}"
         return OK, f"{health.state}: not processing"
     if stats.last_error:
         return ERROR, f"inference failing: {stats.last_error}"
@@ -151,6 +162,12 @@ def assess(stats: StatsSnapshot, health: NodeHealth) -> tuple[int, str]:
     if health.latency_warn_ms > 0 and latency is not None and latency > health.latency_warn_ms:
         hint = " (stamps far from the node clock: bag replay needs use_sim_time and /clock)" if latency > 3.6e6 else ""
         return WARN, f"pipeline latency p50 {latency:.0f} ms > {health.latency_warn_ms:.0f} ms{hint}"
+    if health.provider_fallback:
+        return WARN, f"provider fallback: {health.provider_fallback}"
+    if health.intrinsics_fallback:
+        return WARN, f"drivable geometry uses {health.intrinsics}"
+    if health.camera_pose_error:
+        return WARN, f"camera pose from the parameters: TF {health.camera_pose_error}"
     if health.idle:
         return OK, "idle: no subscribers"
     return OK, "running"
@@ -181,6 +198,11 @@ def to_status(name: str, hardware_id: str, stats: StatsSnapshot, health: NodeHea
         "seconds_since_input": _fmt(stats.seconds_since_input),
         "last_rejection": stats.last_rejection,
         "last_error": stats.last_error or health.configure_error,
+        "configure_progress": health.configure_progress,
+        "provider_fallback": health.provider_fallback,
+        "camera_pose": health.camera_pose or "unused",
+        "camera_pose_error": health.camera_pose_error,
+        "intrinsics": health.intrinsics or "unused",
     }
     return DiagnosticStatus(
         level=level,

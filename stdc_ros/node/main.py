@@ -1,6 +1,7 @@
 """Entry points: ``ros2 run stdc_ros stdc_ros_node [--ros-args ...]`` and ``stdc-ros run [...] [--ros-args ...]``.
 
-Both start the same SegmentationNode in a single-threaded executor (inference runs on the node's worker thread)
+Both start the same SegmentationNode in a multi-threaded executor (inference runs on the node's worker thread; the
+extra executor threads keep /diagnostics going while a slow configure holds the node's default callback group)
 and shut down cleanly on SIGINT or SIGTERM. ``stdc-ros run`` also loads the packaged config/stdc_ros.yaml unless
 another ``--params-file`` is given, so it behaves like the launch file where ``ros2 launch`` is missing.
 """
@@ -13,6 +14,9 @@ import sys
 from pathlib import Path
 
 DEFAULT_PARAMS = "config/stdc_ros.yaml"
+# The default callback group (services, subscriptions, lifecycle transitions), the diagnostics timer's group and
+# tf2_ros's listener each get a thread; the callbacks only queue work, so more would idle.
+EXECUTOR_THREADS = 3
 
 
 def default_params_file() -> Path | None:
@@ -62,7 +66,7 @@ def quiet_opencv() -> None:
 def spin_node(argv: list[str]) -> int:
     """Run the node until SIGINT/SIGTERM; ``argv`` holds the ROS arguments (``--ros-args ...``)."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
     quiet_opencv()  # before the node's modules import cv2
@@ -72,11 +76,11 @@ def spin_node(argv: list[str]) -> int:
     # rclpy's handlers: SIGINT and SIGTERM (docker stop, systemd, launch) shut the context down and wake the
     # executor at once; the finally block below then stops the worker and frees the model.
     rclpy.init(args=["stdc_ros_node", *argv], context=context, signal_handler_options=SignalHandlerOptions.ALL)
-    executor = SingleThreadedExecutor(context=context)
+    executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS, context=context)
     node = None
     code = 0
     try:
-        node = SegmentationNode(context=context)  # with autostart this loads the model
+        node = SegmentationNode(context=context)  # with autostart the model load begins once spinning
         if context.ok():
             executor.add_node(node)
             executor.spin()

@@ -18,7 +18,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from ..drivable.config import PARAMETER_RANGES as DRIVABLE_RANGES
-from ..drivable.config import DrivableConfig
+from ..drivable.config import DrivableConfig, valid_frame_id
 from ..labels import LabelSet, load_label_set
 
 BACKENDS = ("onnxruntime", "tensorrt", "torch")
@@ -57,6 +57,10 @@ class NodeConfig:
     max_image_pixels: int = 4096 * 4096
     no_input_timeout: float = 5.0
     latency_warn_ms: float = 1000.0
+    rectified: bool = False
+    tf_enabled: bool = True
+    tf_camera_frame: str = ""
+    tf_timeout: float = 0.05
     drivable: DrivableConfig = field(default_factory=DrivableConfig)
 
     @property
@@ -149,6 +153,18 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
         "pipeline latency p50 above which diagnostics WARN; 0 = off",
         range=(0.0, 1.0e6),
     ),
+    ParamSpec(
+        "rectified",
+        "rectified",
+        "the input images are rectified: the drivable geometry uses camera_info P instead of K",
+    ),
+    ParamSpec("tf.enabled", "tf_enabled", "drivable geometry: camera pose from TF (tf2_ros) at the image stamp"),
+    ParamSpec(
+        "tf.camera_frame",
+        "tf_camera_frame",
+        "optical frame of the camera in TF; empty = the image header's frame_id",
+    ),
+    ParamSpec("tf.timeout", "tf_timeout", "seconds to wait for the camera's transform per frame", range=(0.0, 10.0)),
 )
 
 _DRIVABLE_TEXT = {
@@ -201,6 +217,8 @@ def build_config(values: Mapping[str, Any]) -> NodeConfig:
     kind, _, index = device.partition(":")
     if kind not in ("cpu", "cuda", "tensorrt") or (index and not index.isdigit()) or (kind == "cpu" and index):
         raise ValueError(f"device = {device!r} must be cpu, cuda, cuda:N or (onnxruntime) tensorrt[:N]")
+    if kwargs["tf_camera_frame"] and not valid_frame_id(kwargs["tf_camera_frame"]):
+        raise ValueError(f"tf.camera_frame = {kwargs['tf_camera_frame']!r} is not a valid frame id (no leading '/')")
     drivable = {
         name[len(DRIVABLE_PREFIX) :]: value for name, value in values.items() if name.startswith(DRIVABLE_PREFIX)
     }

@@ -1,7 +1,12 @@
 """The managed segmentation node: wires parameters, input slot, runtime, outputs, drivable area and diagnostics.
 
 configure loads the model, activate subscribes and starts the worker, deactivate stops both, cleanup frees the
-model and publishers. With ``autostart`` the node configures and activates itself.
+model and publishers. With ``autostart`` the node configures and activates itself once the executor spins.
+
+A slow configure (a model load, a first TensorRT engine build) runs on its own thread (model_load.py): the
+diagnostics timer has its own callback group, so with a multi-threaded executor /diagnostics keeps reporting
+"configuring" and the load's progress; with ``autostart`` the load runs before the transition, so the lifecycle
+services answer throughout. The package's Python log records go to this node's ROS logger (ros_logging.py).
 """
 
 from __future__ import annotations
@@ -9,12 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -27,8 +34,10 @@ from ..errors import ImageFormatError, ModelFileError
 from ..labels import LabelSet
 from ..resources import find_share_file
 from ..runtime import SegmentationRuntime, create_runtime
+from . import ros_logging
+from .camera_pose import CameraPoseSource, PoseChoice, TfBuffer, tf2_available
 from .diagnostics import NodeHealth, PipelineStats, to_status
-from .drivable_outputs import DrivableOutputs
+from .drivable_outputs import DrivableOutputs, IntrinsicsChoice
 from .frame_slot import LatestFrameWorker
 from .inputs import (
     CAMERA_INFO_TOPIC,
@@ -38,6 +47,7 @@ from .inputs import (
     input_topic,
     output_qos,
 )
+from .model_load import LoadCancelled, ModelLoad
 from .outputs import SegmentationOutputs, camera_info_for
 from .parameters import NodeConfig, build_config, current_values, declare_parameters, to_float_if_needed
 
@@ -91,8 +101,15 @@ class SegmentationNode(LifecycleNode):
     """``stdc_ros`` lifecycle node (one per camera). See docs/node.md for topics, parameters and diagnostics."""
 
     def __init__(
-        self, node_name: str = "stdc_ros", *, runtime_factory: RuntimeFactory = create_runtime, **kwargs: Any
+        self,
+        node_name: str = "stdc_ros",
+        *,
+        runtime_factory: RuntimeFactory = create_runtime,
+        tf_buffer: Any | None = None,
+        **kwargs: Any,
     ) -> None:
+        """``tf_buffer``: where to look the camera pose up (tf2_ros.Buffer's ``lookup_transform``); default a
+        tf2_ros Buffer and TransformListener made on first use, where tf2_ros is importable."""
         super().__init__(node_name, **kwargs)
         self._runtime_factory = runtime_factory
         declared = declare_parameters(self)
@@ -115,14 +132,30 @@ class SegmentationNode(LifecycleNode):
         self._hardware_id = ""
         self._stats = PipelineStats()
         self._worker: LatestFrameWorker[Frame] = LatestFrameWorker(self._process, self._on_worker_error)
+        self._load: ModelLoad | None = None  # the model load in progress (configure, or autostart's)
+        self._provider_fallback = ""
+        self._tf: TfBuffer | None = None
+        buffer_factory = (lambda: tf_buffer) if tf_buffer is not None else None
+        if buffer_factory is None and tf2_available():
+            buffer_factory = self._make_tf_buffer
+        self._pose = CameraPoseSource(buffer_factory)
+        self._geometry: tuple[PoseChoice | None, IntrinsicsChoice] | None = None  # of the last grid/scan
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        # Steady clock: diagnostics keep coming with use_sim_time even while no /clock is published.
+        # Steady clock: diagnostics keep coming with use_sim_time even while no /clock is published. Own callback
+        # group: a multi-threaded executor runs it while a configure transition holds the default group.
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._diagnostics_timer = self.create_timer(
-            1.0, self._publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME)
+            1.0, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup(), clock=steady
         )
         self._last_no_input_log = 0.0
-        if self._config.autostart and self.trigger_configure() == SUCCESS:
-            self.trigger_activate()
+        # autostart once spinning (not here, which would hold the constructor for the whole load): polled from the
+        # default callback group, so it never runs beside a lifecycle service call.
+        self._autostart_pending = self._config.autostart
+        self._autostart_began = False
+        self._autostart_timer = (
+            self.create_timer(0.05, self._autostart_step, clock=steady) if self._autostart_pending else None
+        )
+        ros_logging.attach(self.get_logger())
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -137,6 +170,11 @@ class SegmentationNode(LifecycleNode):
     @property
     def stats(self) -> PipelineStats:
         return self._stats
+
+    @property
+    def starting(self) -> bool:
+        """True until ``autostart`` has run its configure (and activate); False without autostart."""
+        return self._autostart_pending
 
     # ------------------------------------------------------------------ parameters
     def _validate_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
@@ -168,36 +206,89 @@ class SegmentationNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         config = self._config
         try:
-            if self._label_set is None:
-                raise ValueError(self._label_error)
-            model = resolve_model_path(config.model_path)
-            uses_tensorrt = "tensorrt" in (config.backend, config.device.partition(":")[0])
-            hint = " (the first TensorRT start builds an engine: this can take minutes)" if uses_tensorrt else ""
-            self.get_logger().info(f"loading {config.backend} model {model} on {config.device}{hint}")
-            started = time.perf_counter()
-            runtime = self._runtime_factory(
-                config.backend, model, config.network_input_size, config.device, **runtime_options(config)
-            )
+            load = self._load  # autostart may have started it already
+            if load is None:
+                load = self._load = self._start_load(config)
+            runtime = load.wait()  # on the load's thread: the diagnostics timer keeps running meanwhile
+            assert self._label_set is not None  # _start_load refused to load without one
             if runtime.num_classes > self._label_set.num_classes:
                 runtime.close()
                 raise ModelFileError(
-                    f"{model.name} predicts {runtime.num_classes} classes but label_set {config.label_set!r} "
+                    f"{load.model.name} predicts {runtime.num_classes} classes but label_set {config.label_set!r} "
                     f"names {self._label_set.num_classes}: set label_set to the model's"
                 )
+        except LoadCancelled as exc:
+            self._load = None
+            self.get_logger().info(str(exc))
+            return FAILURE
         except Exception as exc:  # one line, no traceback: the transition fails and the node stays unconfigured
+            self._load = None
             self._configure_error = one_line(exc)
             self.get_logger().error(f"configure failed: {self._configure_error}")
             return FAILURE
+        self._load = None
         self._configure_error = ""
         self._runtime = runtime
         self._palette = self._label_set.palette()
         qos = output_qos(config)
         self._outputs = SegmentationOutputs(self, qos)
         self._drivable = DrivableOutputs(self, qos, config.drivable)
-        self.get_logger().info(f"configured: {runtime.describe()} in {time.perf_counter() - started:.1f} s")
+        self.get_logger().info(f"configured: {runtime.describe()} in {load.elapsed:.1f} s")
+        self._provider_fallback = str(getattr(runtime, "fallback", "") or "")
+        if self._provider_fallback:
+            self.get_logger().error(f"provider fallback: {self._provider_fallback}")
         self._warn_label_mismatch(runtime, config)
         self._state = "inactive"
         return super().on_configure(state)
+
+    def _start_load(self, config: NodeConfig) -> ModelLoad:
+        """Check the label set and model path, then start loading on the load's own thread."""
+        if self._label_set is None:
+            raise ValueError(self._label_error)
+        model = resolve_model_path(config.model_path)
+        uses_tensorrt = "tensorrt" in (config.backend, config.device.partition(":")[0])
+        hint = " (the first TensorRT start builds an engine: this can take minutes)" if uses_tensorrt else ""
+        self.get_logger().info(f"loading {config.backend} model {model} on {config.device}{hint}")
+        self._configure_error = ""
+        return ModelLoad(partial(self._load_runtime, config, model), model, self.get_logger()).start()
+
+    def _load_runtime(self, config: NodeConfig, model: Path, progress: Callable[[str], None]) -> SegmentationRuntime:
+        """The runtime factory call (on the load's thread)."""
+        options = runtime_options(config)
+        if config.backend == "tensorrt":
+            options["progress"] = progress  # engine build progress; only the tensorrt backend takes it
+        return self._runtime_factory(config.backend, model, config.network_input_size, config.device, **options)
+
+    def _autostart_step(self) -> None:
+        """``autostart``, polled by a timer in the default callback group (never beside a lifecycle service call):
+        the first call starts the model load, the first call after it ended runs configure and activate."""
+        if not self._autostart_began:
+            self._autostart_began = True
+            if self._state == "unconfigured" and self._load is None:
+                try:
+                    self._load = self._start_load(self._config)
+                    return
+                except Exception:  # configure below fails with this same reason and logs it once
+                    pass
+        if self._load is not None and not self._load.done:
+            return
+        if self._autostart_timer is not None:
+            self._autostart_timer.cancel()
+        try:
+            if self._state == "unconfigured" and self.trigger_configure() == SUCCESS:  # else a manager did it
+                self.trigger_activate()
+        finally:
+            self._autostart_pending = False
+
+    def _end_autostart(self) -> None:
+        if self._autostart_timer is not None:
+            self._autostart_timer.cancel()
+        self._autostart_pending = False
+
+    def _make_tf_buffer(self) -> Any:
+        """A tf2_ros Buffer with its TransformListener on this node (first frame that needs the camera pose)."""
+        self._tf = TfBuffer.on_node(self)
+        return self._tf.buffer
 
     def _warn_label_mismatch(self, runtime: SegmentationRuntime, config: NodeConfig) -> None:
         """Say so when the model was trained on another label set, or drivable classes don't match the labels."""
@@ -223,6 +314,7 @@ class SegmentationNode(LifecycleNode):
         topic = input_topic(config)
         msg_type = CompressedImage if config.image_transport == "compressed" else Image
         self._camera_info = None
+        self._geometry = None
         self._stats.reset()
         self._worker.start()
         self._subscriptions_active = [
@@ -256,10 +348,19 @@ class SegmentationNode(LifecycleNode):
         return SUCCESS
 
     def release_all(self) -> None:
-        """Stop input and the worker, free model and publishers (shutdown, errors, process exit)."""
+        """Stop input and the worker, free model and publishers (shutdown, errors, process exit); a model load in
+        progress is abandoned (its runtime is closed when it ends)."""
+        self._end_autostart()
+        load, self._load = self._load, None
+        if load is not None:
+            load.cancel()
         self._stop_input()
         self._release()
         self._state = "finalized"
+
+    def destroy_node(self) -> Any:
+        ros_logging.detach(self.get_logger())
+        return super().destroy_node()
 
     def _stop_input(self) -> None:
         for subscription in self._subscriptions_active:
@@ -278,6 +379,7 @@ class SegmentationNode(LifecycleNode):
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None
+        self._provider_fallback = ""
 
     # ------------------------------------------------------------------ executor thread: callbacks only queue
     def _on_image(self, msg: Image | CompressedImage) -> None:
@@ -289,6 +391,10 @@ class SegmentationNode(LifecycleNode):
 
     # ------------------------------------------------------------------ worker thread
     def _process(self, frame: Frame) -> None:
+        with ros_logging.logging_to(self.get_logger()):  # the package's log records of this frame go to this node
+            self._process_frame(frame)
+
+    def _process_frame(self, frame: Frame) -> None:
         config, runtime, outputs, drivable = self._config, self._runtime, self._outputs, self._drivable
         if runtime is None or outputs is None or drivable is None:
             return
@@ -322,7 +428,15 @@ class SegmentationNode(LifecycleNode):
             labels = np.where(result.confidence < config.min_confidence, np.uint8(255), labels).astype(np.uint8)
         outputs.publish(wanted, header, image, order, labels, self._palette, config.overlay_alpha, info_out)
         if drivable_wanted.any():
-            drivable.publish(drivable_wanted, header, labels, info, config.drivable)
+            geometry = drivable_wanted.grid or drivable_wanted.scan  # the mask alone needs no camera model
+            pose = self._pose.choose(header.stamp, header.frame_id, config) if geometry else None
+            if pose is not None and pose.error:
+                self.get_logger().warning(
+                    f"camera pose from the parameters: TF {pose.error}", throttle_duration_sec=10.0
+                )
+            drivable_config = pose.config if pose is not None else config.drivable
+            used = drivable.publish(drivable_wanted, header, labels, info, drivable_config, config.rectified)
+            self._geometry = (pose, used) if geometry else None
         self._stats.on_processed(inference_s, self._latency(header.stamp))
 
     def _latency(self, stamp: Any) -> float | None:
@@ -337,9 +451,10 @@ class SegmentationNode(LifecycleNode):
 
     # ------------------------------------------------------------------ diagnostics
     def _health(self) -> NodeHealth:
-        config, runtime = self._config, self._runtime
+        config, runtime, load = self._config, self._runtime, self._load
+        pose, intrinsics = self._geometry or (None, None)
         return NodeHealth(
-            state=self._state,
+            state="configuring" if load is not None else self._state,
             input_topic=self.resolve_topic_name(input_topic(config)),
             backend=config.backend,
             model=runtime.describe() if runtime is not None else config.model_path or DEFAULT_MODEL,
@@ -347,6 +462,12 @@ class SegmentationNode(LifecycleNode):
             no_input_timeout=config.no_input_timeout,
             latency_warn_ms=config.latency_warn_ms,
             idle=self._idle,
+            configure_progress=f"{load.progress} ({load.elapsed:.0f} s)" if load is not None else "",
+            provider_fallback=self._provider_fallback,
+            camera_pose=pose.describe() if pose is not None else "",
+            camera_pose_error=pose.error if pose is not None else "",
+            intrinsics=intrinsics.description if intrinsics is not None else "",
+            intrinsics_fallback=intrinsics.fallback if intrinsics is not None else False,
         )
 
     def _publish_diagnostics(self) -> None:

@@ -9,7 +9,8 @@ from stdc_ros.node.diagnostics import NodeHealth, PipelineStats, StatsSnapshot, 
 KEYS = {
     "state", "backend", "model", "input_topic", "input_rate_hz", "output_rate_hz", "inference_ms_p50",
     "inference_ms_p99", "latency_ms_p50", "latency_ms_p99", "frames_received", "frames_processed", "frames_dropped",
-    "frames_rejected", "frames_failed", "seconds_since_input", "last_rejection", "last_error",
+    "frames_rejected", "frames_failed", "seconds_since_input", "last_rejection", "last_error", "configure_progress",
+    "provider_fallback", "camera_pose", "camera_pose_error", "intrinsics",
 }  # fmt: skip
 
 
@@ -70,3 +71,36 @@ def test_status_message_carries_every_documented_key() -> None:
     status = to_status("/cam/stdc_ros: segmentation", "camera_optical", StatsSnapshot(), health)
     assert {kv.key for kv in status.values} == KEYS
     assert status.name == "/cam/stdc_ros: segmentation" and status.hardware_id == "camera_optical"
+
+
+def test_configuring_fallbacks_and_geometry_sources() -> None:
+    base = {"input_topic": "/cam/in/image", "no_input_timeout": 5.0}
+    fine = StatsSnapshot(seconds_since_input=0.1)
+    configuring = NodeHealth(state="configuring", configure_progress="building TensorRT engine: 3/10 (40 s)", **base)
+    assert assess(fine, configuring) == (DiagnosticStatus.OK, "configuring: building TensorRT engine: 3/10 (40 s)")
+    assert assess(fine, NodeHealth(state="configuring", **base))[1] == "configuring: loading model"
+
+    fallback = "CUDAExecutionProvider is not available: running on CPUExecutionProvider"
+    level, message = assess(fine, NodeHealth(state="active", provider_fallback=fallback, **base))
+    assert level == DiagnosticStatus.WARN and fallback in message
+    level, message = assess(fine, NodeHealth(state="inactive", provider_fallback=fallback, **base))
+    assert level == DiagnosticStatus.WARN and "provider fallback" in message
+    # a failing backend still outranks the fallback
+    failing = StatsSnapshot(last_error="CUDA error", seconds_since_input=0.1)
+    assert assess(failing, NodeHealth(state="active", provider_fallback=fallback, **base))[0] == DiagnosticStatus.ERROR
+
+    intrinsics = "fallback intrinsics fx=432 fy=432 cx=239.5 cy=179.5 at 480x360 from drivable.default_*"
+    health = NodeHealth(state="active", intrinsics=intrinsics, intrinsics_fallback=True, **base)
+    level, message = assess(fine, health)
+    assert level == DiagnosticStatus.WARN and "fx=432" in message
+    health = NodeHealth(
+        state="active", camera_pose="parameters (TF lookup failed)", camera_pose_error="a <- b: LookupException", **base
+    )
+    level, message = assess(fine, health)
+    assert level == DiagnosticStatus.WARN and "LookupException" in message
+    healthy = NodeHealth(state="active", camera_pose="tf (base_footprint <- cam)", intrinsics="camera_info K", **base)
+    assert assess(fine, healthy) == (DiagnosticStatus.OK, "running")
+    values = {kv.key: kv.value for kv in to_status("n", "h", fine, healthy).values}
+    assert values["camera_pose"] == "tf (base_footprint <- cam)" and values["intrinsics"] == "camera_info K"
+    unused = {kv.key: kv.value for kv in to_status("n", "h", fine, NodeHealth(state="active", **base)).values}
+    assert unused["camera_pose"] == unused["intrinsics"] == "unused"
