@@ -17,6 +17,7 @@ def data_files() -> list[tuple[str, list[str]]]:
         "launch",
         "config",
         "config/labels",
+        "config/dds",
         "models",
         "samples/camvid_demo",
         "samples/camvid_demo/images",
