@@ -6,6 +6,10 @@ The node runs in the camera's namespace (``/<camera>/stdc_ros``), reads ``params
 config/stdc_ros.yaml) and subscribes to ``<image>`` / ``<camera_info>`` resolved in that namespace. Launch
 arguments left empty keep the params file's value. For several cameras include this file once per camera with
 a different ``camera`` (see docs/node.md).
+
+Large frames: the node gets the packaged Fast DDS profile config/dds/fastdds_hd.xml (``dds_profile``) unless
+Fast DDS is configured in the environment already; the camera driver needs the same profile (docs/node.md,
+"HD cameras and DDS").
 """
 
 from __future__ import annotations
@@ -35,10 +39,25 @@ ARGUMENTS = (
     ("autostart", "true", "configure and activate at start (false: wait for a lifecycle manager)"),
     ("use_sim_time", "false", "use /clock (bag replay)"),
     ("log_level", "info", "debug | info | warn | error"),
+    (
+        "dds_profile",
+        "",
+        "Fast DDS XML profile for the node; empty = packaged config/dds/fastdds_hd.xml, none = leave "
+        "DDS alone (never over the environment's own Fast DDS settings)",
+    ),
 )
 # Launch arguments passed on as node parameters when they are not empty.
 PARAMETER_ARGUMENTS = ("backend", "model_path", "device", "image_transport")
 BOOLEAN_PARAMETERS = ("autostart", "use_sim_time")
+
+
+def _dds_environment(profile: str) -> dict[str, str]:
+    """Profile variables for the node where the user configured no Fast DDS transport (stdc_ros.dds_profile)."""
+    from stdc_ros.dds_profile import hd_profile_path, profile_environment
+
+    if profile.lower() == "none":
+        return {}
+    return profile_environment(profile or hd_profile_path())
 
 
 def _node(context: LaunchContext) -> list[LifecycleNode]:
@@ -65,6 +84,7 @@ def _node(context: LaunchContext) -> list[LifecycleNode]:
             arguments=["--ros-args", "--log-level", arg("log_level")],
             output="screen",
             emulate_tty=True,
+            additional_env=_dds_environment(arg("dds_profile")),
         )
     ]
 

@@ -67,10 +67,13 @@ class EvalOptions:
     frame_timeout_s: float = 30.0  # lossless: give up on a frame after this long
     first_frame_timeout_s: float = 120.0  # lossless: the first frame may include warm-up (engine build)
     resend_after_s: float = 5.0  # lossless: publish a frame again if its result has not come
-    # FASTDDS_BUILTIN_TRANSPORTS for the node and us (None: as set). Images exceed LARGE_DATA's default SHM segment
-    # and went over TCP, whose blocking sockets can stop publish() forever; 4 MB non-blocking sockets (8 MB SHM
-    # segments) fit whole images and drop instead of blocking (docs/bags.md, DDS transport).
-    dds_transport: str | None = "LARGE_DATA?max_msg_size=1MB&sockets_size=4MB&non_blocking=true"
+    # Fast DDS XML profile for the node and us ("packaged": config/dds/fastdds_hd.xml, a 32 MiB shared-memory
+    # segment that holds 1080p frames and the node's outputs; None: as set). Left alone where the user configured
+    # Fast DDS (docs/bags.md, DDS transport). Our own participant gets it only if it is the process's first.
+    dds_profile: str | None = "packaged"
+    # FASTDDS_BUILTIN_TRANSPORTS for the node and us when dds_profile is None (None: as set), e.g.
+    # "LARGE_DATA?max_msg_size=1MB&sockets_size=4MB&non_blocking=true" (docs/bags.md, DDS transport).
+    dds_transport: str | None = None
     # ROS_AUTOMATIC_DISCOVERY_RANGE for the node and us (None: as set). LARGE_DATA finds participants by UDP
     # multicast only; where multicast loops back unreliably (lo without MULTICAST) 1 start in 40 never found the
     # node. LOCALHOST adds unicast discovery on 127.0.0.1 (0 in 200) and keeps the private node off the network.
@@ -190,7 +193,7 @@ def _run_live(
     lossless = mode == "lossless"
     reliability, depth = ("reliable", options.qos_depth) if lossless else ("best_effort", 1)
     params = {"qos.reliability": reliability, "qos.depth": str(depth), **options.node_params}
-    env = dds_environment(options.dds_transport, options.discovery_range)
+    env = dds_environment(options.dds_transport, options.discovery_range, options.dds_profile)
     launch = NodeLaunch(options.node_name, model_path, backend, params, options.params_file, domain, node_log, env)
     if options.node_command:
         launch.command = tuple(options.node_command)
@@ -383,6 +386,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params-file", type=Path, default=None, help="node parameters YAML")
     parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for the node")
     parser.add_argument("--frame-timeout", type=float, default=30.0, help="lossless: seconds per frame")
+    parser.add_argument(
+        "--dds-profile",
+        default="packaged",
+        help="Fast DDS XML profile for the node and the evaluator, applied unless Fast DDS is configured in the "
+        "environment ('packaged': config/dds/fastdds_hd.xml; 'none': leave DDS alone)",
+    )
     parser.add_argument("--no-output-bag", action="store_true", help="do not write the output bag")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
@@ -409,6 +418,7 @@ def run(args: argparse.Namespace) -> int:
             params_file=args.params_file,
             ready_timeout_s=args.ready_timeout,
             frame_timeout_s=args.frame_timeout,
+            dds_profile=None if args.dds_profile.lower() == "none" else args.dds_profile,
             output_bag=not args.no_output_bag,
             plots=not args.no_plots,
             progress=not args.no_progress,

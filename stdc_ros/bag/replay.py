@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import BagError, StdcRosError
 from .io import bag_summary, messages, open_bag
-from .ros import RELIABILITIES, message_class, qos, ros_node, wait_until
+from .ros import RELIABILITIES, dds_environment, message_class, qos, ros_node, wait_until
 
 LOG = logging.getLogger(__name__)
 ACK_TIMEOUT_S = 2.0  # how long the end of a replay waits for reliable subscribers to acknowledge
@@ -37,6 +37,9 @@ class ReplayOptions:
     reliability: str | None = None  # None: from the bag's offered QoS (reliable unless all were best effort)
     depth: int = 10
     domain_id: int | None = None  # None: ROS_DOMAIN_ID from the environment
+    # Fast DDS profile of our participant ("packaged": config/dds/fastdds_hd.xml, so that frames over 512 KB fit
+    # shared memory; None: as set); left alone where the user configured Fast DDS.
+    dds_profile: str | None = "packaged"
     progress: bool = True
 
 
@@ -101,7 +104,8 @@ def replay(bag: Path, options: ReplayOptions | None = None, stop: threading.Even
     if summary.message_count == 0:
         raise BagError(f"{bag} holds no messages")
     stats = ReplayStats()
-    with open_bag(bag) as reader, ros_node("stdc_replay", options.domain_id) as node:
+    env = dds_environment(None, None, options.dds_profile)
+    with open_bag(bag) as reader, ros_node("stdc_replay", options.domain_id, env) as node:
         plan, stats.skipped_topics = plan_topics(reader, options)
         publishers = {t: node.create_publisher(cls, name, profile) for t, (name, cls, profile) in plan.items()}
         stats.published = {name: 0 for name, _, _ in plan.values()}
@@ -241,6 +245,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--qos-depth", type=int, default=10)
     parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: the environment's)")
+    parser.add_argument(
+        "--dds-profile",
+        default="packaged",
+        help="Fast DDS XML profile, applied unless Fast DDS is configured in the environment ('packaged': "
+        "config/dds/fastdds_hd.xml; 'none': leave DDS alone)",
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -260,10 +270,11 @@ def run(args: argparse.Namespace) -> int:
             reliability=args.qos_reliability,
             depth=args.qos_depth,
             domain_id=args.domain_id,
+            dds_profile=None if args.dds_profile.lower() == "none" else args.dds_profile,
             progress=not args.no_progress,
         )
         stats = replay(args.bag, options)
-    except StdcRosError as exc:
+    except (StdcRosError, FileNotFoundError) as exc:
         LOG.error("%s", exc)
         return 2
     for name, count in stats.published.items():

@@ -7,8 +7,10 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from ..dds_profile import hd_profile_path, profile_environment, user_fastdds_setting
 from ..errors import BagError
 
 RELIABILITIES = ("reliable", "best_effort")
@@ -61,18 +63,28 @@ def scoped_env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def dds_environment(transport: str | None, discovery_range: str | None = None) -> dict[str, str]:
-    """DDS settings for an evaluation, each only where the user left it unset.
+def dds_environment(
+    transport: str | None, discovery_range: str | None = None, profile: Path | str | None = None
+) -> dict[str, str]:
+    """DDS settings for processes we start and our own participant, each only where the user left it unset.
 
-    ``FASTDDS_BUILTIN_TRANSPORTS=transport`` unless Fast DDS is configured already (that variable or an XML
-    profile); ``ROS_AUTOMATIC_DISCOVERY_RANGE=discovery_range`` unless discovery is (that variable, static peers,
-    the older ROS_LOCALHOST_ONLY or a discovery server). None leaves that part alone."""
+    Unless Fast DDS is configured already (FASTDDS_BUILTIN_TRANSPORTS, a profile variable or a default profile
+    file in the working folder): the XML ``profile`` ("packaged": config/dds/fastdds_hd.xml) through both profile
+    variables, else ``FASTDDS_BUILTIN_TRANSPORTS=transport``. ``ROS_AUTOMATIC_DISCOVERY_RANGE=discovery_range``
+    unless discovery is configured (that variable, static peers, the older ROS_LOCALHOST_ONLY or a discovery
+    server). None leaves that part alone."""
     if discovery_range is not None and discovery_range not in DISCOVERY_RANGES:
         raise ValueError(f"discovery range must be one of {DISCOVERY_RANGES}, got {discovery_range!r}")
     env: dict[str, str] = {}
-    fastdds = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
-    if transport is not None and not any(os.environ.get(k) for k in fastdds):
-        env["FASTDDS_BUILTIN_TRANSPORTS"] = transport
+    if str(profile) == "packaged":
+        profile = hd_profile_path()
+    if profile is not None and not Path(profile).is_file():
+        raise FileNotFoundError(f"DDS profile not found: {profile}")
+    if not user_fastdds_setting(os.environ):
+        if profile is not None:
+            env.update(profile_environment(profile))
+        elif transport is not None:
+            env["FASTDDS_BUILTIN_TRANSPORTS"] = transport
     discovery = ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_STATIC_PEERS", "ROS_LOCALHOST_ONLY", "ROS_DISCOVERY_SERVER")
     if discovery_range is not None and not any(os.environ.get(k) for k in discovery):
         env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = discovery_range

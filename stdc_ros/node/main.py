@@ -123,6 +123,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="node name (default stdc_ros)")
     parser.add_argument("--namespace", default=None, help="namespace, e.g. /front_camera")
     parser.add_argument(
+        "--dds-profile",
+        default="packaged",
+        help="Fast DDS XML profile for large frames, applied unless Fast DDS is configured in the environment "
+        "('packaged': config/dds/fastdds_hd.xml; 'none': leave DDS alone); the camera driver needs it too",
+    )
+    parser.add_argument(
         "--ros-args",
         dest="ros_args",
         nargs=argparse.REMAINDER,
@@ -139,6 +145,13 @@ def run(args: argparse.Namespace) -> int:
         params_file = None
     elif not params_file.is_file():
         print(f"stdc-ros run: params file not found: {params_file}", file=sys.stderr)
+        return 2
+    from ..dds_profile import apply_hd_profile
+
+    try:  # before rclpy.init: Fast DDS reads its profile when the process's first participant is made
+        print(f"stdc-ros run: {apply_hd_profile(args.dds_profile)}", file=sys.stderr)
+    except FileNotFoundError as exc:
+        print(f"stdc-ros run: {exc}", file=sys.stderr)
         return 2
     return spin_node(ros_arguments(args.ros_args, params_file, args.name, args.namespace))
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from xml.etree import ElementTree
+
 import pytest
 
 from stdc_ros.bag.ros import dds_environment
+from stdc_ros.dds_profile import apply_hd_profile, hd_profile_path, profile_environment
 
 USER_SETTINGS = (
     "FASTDDS_BUILTIN_TRANSPORTS",
@@ -14,6 +18,7 @@ USER_SETTINGS = (
     "ROS_STATIC_PEERS",
     "ROS_LOCALHOST_ONLY",
     "ROS_DISCOVERY_SERVER",
+    "RMW_IMPLEMENTATION",
 )
 
 
@@ -58,3 +63,70 @@ def test_unknown_range_rejected(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")  # a bad option is an error whatever the environment
     with pytest.raises(ValueError, match="LOCALHOST"):
         dds_environment(None, "localhost-only")
+
+
+# --- the HD profile (config/dds/fastdds_hd.xml) -----------------------------------------------------------------
+PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+
+
+def test_packaged_profile_for_both_fast_dds_generations(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.delenv("RMW_IMPLEMENTATION", raising=False)
+    env = dds_environment("LARGE_DATA", "LOCALHOST", "packaged")
+    profile = hd_profile_path()
+    assert profile is not None and profile.name == "fastdds_hd.xml"
+    # The profile replaces the builtin-transport fallback: the two would fight over the transports.
+    assert env == {**dict.fromkeys(PROFILE_VARIABLES, str(profile)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+
+
+def test_profile_is_a_valid_fast_dds_transport_profile() -> None:
+    profile = hd_profile_path()
+    assert profile is not None
+    root = ElementTree.parse(profile).getroot()
+    ns = {"d": "http://www.eprosima.com"}
+    descriptors = {
+        d.findtext("d:transport_id", namespaces=ns): d for d in root.iterfind(".//d:transport_descriptor", ns)
+    }
+    participant = root.find(".//d:participant", ns)
+    assert participant is not None and participant.get("is_default_profile") == "true"
+    used = [t.text for t in participant.iterfind("d:rtps/d:userTransports/d:transport_id", ns)]
+    assert set(used) == set(descriptors)
+    types = {d.findtext("d:type", namespaces=ns): d for d in descriptors.values()}
+    assert set(types) == {"SHM", "UDPv4"}
+    # A 1920x1080 bgr8 frame (6.2 MB) and a few of its outputs fit the shared-memory segment.
+    assert int(types["SHM"].findtext("d:segment_size", namespaces=ns)) >= 4 * 1920 * 1080 * 3
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("FASTDDS_BUILTIN_TRANSPORTS", "UDPv4"),
+        ("FASTRTPS_DEFAULT_PROFILES_FILE", "/etc/fastdds.xml"),
+        ("FASTDDS_DEFAULT_PROFILES_FILE", "/etc/fastdds.xml"),
+    ],
+)
+def test_user_fast_dds_settings_win_over_the_profile(clean_env: pytest.MonkeyPatch, key: str, value: str) -> None:
+    clean_env.setenv(key, value)
+    assert dds_environment(None, None, "packaged") == {}
+    assert profile_environment(hd_profile_path()) == {}
+    environ = {key: value}
+    assert apply_hd_profile("packaged", environ).startswith("DDS: left as configured")
+    assert environ == {key: value}
+
+
+def test_profile_left_alone_for_another_middleware_or_a_working_folder_profile(tmp_path: Path) -> None:
+    profile = hd_profile_path()
+    assert profile_environment(profile, {"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"}, tmp_path) == {}
+    assert profile_environment(profile, {"RMW_IMPLEMENTATION": "rmw_fastrtps_cpp"}, tmp_path) != {}
+    (tmp_path / "DEFAULT_FASTDDS_PROFILES.xml").write_text("<dds/>")
+    assert profile_environment(profile, {}, tmp_path) == {}
+
+
+def test_apply_sets_the_process_environment_once(tmp_path: Path) -> None:
+    environ: dict[str, str] = {}
+    line = apply_hd_profile("packaged", environ)
+    assert "fastdds_hd.xml" in line and environ == dict.fromkeys(PROFILE_VARIABLES, str(hd_profile_path()))
+    assert apply_hd_profile("none", environ).startswith("DDS: left as configured")
+    with pytest.raises(FileNotFoundError):
+        apply_hd_profile(tmp_path / "missing.xml", {})
+    with pytest.raises(FileNotFoundError):
+        dds_environment(None, None, tmp_path / "missing.xml")
