@@ -79,7 +79,9 @@ def unsafe_calls(source: str, path: str = "<string>") -> list[Finding]:
 
 def python_files(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info")]
+        dirnames[:] = [
+            d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info") and not d.startswith(".venv")
+        ]  # .venv-jazzy too
         for filename in filenames:
             if filename.endswith(".py"):
                 yield Path(dirpath) / filename
