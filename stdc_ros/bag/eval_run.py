@@ -47,6 +47,8 @@ class RunState:
     last_sent: Frame | None = None
     resends: int = 0
     notes: list[str] = field(default_factory=list)
+    node_counters: dict[str, str] = field(default_factory=dict)  # the node's latest /diagnostics key/values
+    t_counters: float | None = None  # when they arrived (monotonic)
 
     def record_latency(self, frame: Frame, latency_ms: float, t_result: float) -> None:
         frame.record.latency_ms = latency_ms
@@ -116,6 +118,8 @@ class LiveRun:
         match = state.sent.nearest(stamp) if stamp is not None else None
         frame = match[1] if match is not None else None
         self._write(item, frame)
+        if item.topic == "/diagnostics":
+            self._read_counters(msg, item.t_recv)
         if item.topic != self.client.labels_topic:
             return
         if frame is None:
@@ -130,6 +134,24 @@ class LiveRun:
             return
         state.record_latency(frame, (item.t_recv - (frame.t_pub or item.t_recv)) * 1e3, item.t_recv)
         state.score(frame, prediction)
+
+    def _read_counters(self, msg: Any, t_recv: float) -> None:
+        """Keep the node's own status (name "/NODE: ..."; other nodes may publish /diagnostics too)."""
+        for status in getattr(msg, "status", []):
+            if status.name.startswith(f"/{self.client.node_name}:"):
+                self.state.node_counters = {kv.key: kv.value for kv in status.values}
+                self.state.t_counters = t_recv
+
+    def wait_counters(self, timeout_s: float) -> bool:
+        """Wait for a /diagnostics status of the node sent after now (it publishes at 1 Hz), so that its counters
+        include every frame; False when none came (a node without diagnostics)."""
+        since = time.monotonic()
+        end = since + timeout_s
+        while time.monotonic() < end:
+            self.drain(min(end, time.monotonic() + 0.1))
+            if self.state.t_counters is not None and self.state.t_counters > since:
+                return True
+        return False
 
     def _write(self, item: Received, frame: Frame | None) -> None:
         """Copy an output into the output bag at bag time: its frame's log time plus the measured delay."""

@@ -219,6 +219,8 @@ def _run_live(
             else:
                 run.realtime(options.rate, bar)
         run.settle(options.settle_s, max(options.settle_s, options.frame_timeout_s))
+        if not lossless:
+            run.wait_counters(2.5)
         for frame in state.inputs.frames:
             if frame.record.status == "pending":
                 frame.record.status = "dropped" if frame.t_pub is not None else "failed"
@@ -253,6 +255,12 @@ def _build_report(
     span = (state.t_last - state.t_first) if state.t_first is not None and state.t_last is not None else 0.0
     throughput = processed / span if span > 0 else float("nan")
     notes = [*inputs.notes, *state.notes]
+    lost, node_dropped = _loss_split(state, mode)
+    if lost:
+        notes.append(
+            f"{lost} frame(s) never reached the node: lost in DDS transport (frames over the shared-memory segment "
+            "go over UDP fragments; the publisher's side needs the profile too: docs/node.md, HD cameras and DDS)"
+        )
     if state.resends:
         notes.append(
             f"{state.resends} frame(s) were published again after {options.resend_after_s:.0f} s without a result"
@@ -289,8 +297,24 @@ def _build_report(
         failures=[{"index": r.index, "stamp_ns": r.stamp_ns, "reason": r.reason or r.status} for r in failed],
         frame_records=records,
         node_exit_code=exit_code,
+        lost_in_transport=lost,
+        dropped_by_node=node_dropped,
         notes=notes,
     )
+
+
+def _loss_split(state: RunState, mode: str) -> tuple[int | None, int | None]:
+    """Real time: (frames published that the node never received, frames it dropped for a newer one), from its
+    /diagnostics counters (counted since activation; the evaluator is its only source); (None, None) without."""
+    counters = state.node_counters
+    if mode != "realtime" or "frames_received" not in counters:
+        return None, None
+    sent = sum(f.t_pub is not None for f in state.inputs.frames)
+    try:
+        received, dropped = int(counters["frames_received"]), int(counters.get("frames_dropped", "0"))
+    except ValueError:
+        return None, None
+    return max(0, sent - received), dropped
 
 
 def _write_outputs(

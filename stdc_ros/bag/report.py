@@ -44,6 +44,10 @@ class EvalReport:
     failures: list[dict[str, Any]] = field(default_factory=list)
     frame_records: list[FrameRecord] = field(default_factory=list)
     node_exit_code: int | None = None
+    # Real-time mode, from the node's /diagnostics counters: frames we published that never reached the node
+    # (sent - frames_received) and frames it received but replaced by a newer one (frames_dropped); None: unknown.
+    lost_in_transport: int | None = None
+    dropped_by_node: int | None = None
     notes: list[str] = field(default_factory=list)
     report_md: Path | None = None
     report_json: Path | None = None
@@ -77,6 +81,7 @@ class EvalReport:
             f"- model: `{self.model}` ({self.backend}), label set `{self.label_set}`",
             f"- frames {self.frames}, with a result {self.processed}, scored {self.scored}, "
             f"dropped {self.dropped}, failed {self.failed}",
+            *self._loss_lines(),
             f"- latency: {self.latency_definition}",
             "",
             "| metric | value |",
@@ -115,6 +120,16 @@ class EvalReport:
         if self.notes:
             out += ["## Notes", "", *[f"- {n}" for n in self.notes], ""]
         return "\n".join(out)
+
+    def _loss_lines(self) -> list[str]:
+        if self.lost_in_transport is None and self.dropped_by_node is None:
+            return []
+        lost = "unknown" if self.lost_in_transport is None else str(self.lost_in_transport)
+        dropped = "unknown" if self.dropped_by_node is None else str(self.dropped_by_node)
+        return [
+            f"- of the frames without a result: lost in transport {lost} (never reached the node), dropped by the "
+            f"node {dropped} (a newer frame replaced it: the node was busy)"
+        ]
 
 
 def _pct(value: float | None) -> str:

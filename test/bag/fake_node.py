@@ -4,7 +4,9 @@ Started like the real node (``fake_node.py --ros-args -r __node:=NAME -p ...``);
 publishes ``~/out/labels`` (mono8, input header) and ``~/out/overlay``. Parameters (all optional):
 ``constant`` (class id every pixel gets), ``skip_sec`` (never answer frames whose stamp has this many seconds),
 ``delay_s`` (work per frame), ``silent`` (no topics at all: a node that never activates), ``qos.reliability`` /
-``qos.depth`` (input QoS, as the real node).
+``qos.depth`` (input QoS, as the real node), ``lose_every`` / ``drop_every`` (every n-th arriving frame is treated
+as lost in transport: neither counted nor answered / as dropped by the node: counted, not answered). Publishes the
+real node's /diagnostics counters (frames_received, frames_dropped, frames_processed) at 1 Hz.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -29,6 +32,9 @@ def main() -> None:
     constant = int(param("constant", 3))
     skip_sec = int(param("skip_sec", -1))
     delay_s = float(param("delay_s", 0.0))
+    lose_every = int(param("lose_every", 0))
+    drop_every = int(param("drop_every", 0))
+    counts = {"arrived": 0, "frames_received": 0, "frames_dropped": 0, "frames_processed": 0}
     reliable = str(param("qos.reliability", "best_effort")) == "reliable"
     depth = int(param("qos.depth", 1))
     qos_in = QoSProfile(
@@ -42,8 +48,16 @@ def main() -> None:
     overlay_pub = None if silent else node.create_publisher(Image, "~/out/overlay", qos_out)
 
     def on_image(msg: Image) -> None:
+        counts["arrived"] += 1
+        if lose_every and counts["arrived"] % lose_every == 0:
+            return
+        counts["frames_received"] += 1
+        if drop_every and counts["arrived"] % drop_every == 0:
+            counts["frames_dropped"] += 1
+            return
         if msg.header.stamp.sec == skip_sec:
             return
+        counts["frames_processed"] += 1
         if delay_s:
             time.sleep(delay_s)
         out = Image(header=msg.header, height=msg.height, width=msg.width, encoding="mono8", step=msg.width)
@@ -51,8 +65,16 @@ def main() -> None:
         labels_pub.publish(out)
         overlay_pub.publish(msg)
 
+    diagnostics = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+    def publish_diagnostics() -> None:
+        values = [KeyValue(key=k, value=str(v)) for k, v in counts.items() if k != "arrived"]
+        name = f"{node.get_fully_qualified_name()}: segmentation"
+        diagnostics.publish(DiagnosticArray(status=[DiagnosticStatus(name=name, values=values)]))
+
     if not silent:
         node.create_subscription(Image, "~/in/image", on_image, qos_in)
+        node.create_timer(1.0, publish_diagnostics)
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):

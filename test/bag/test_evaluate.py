@@ -214,6 +214,30 @@ def test_realtime_slow_node_drops_frames(
 
 @pytest.mark.ros
 @pytest.mark.slow
+def test_realtime_reports_transport_loss_apart_from_node_drops(
+    small_bag: Path, tmp_path: Path, fake_node_command: tuple[str, ...], ros_domain_id: int
+) -> None:
+    """The fake node counts like the real one: the 4th frame 'never arrives' (not counted), the 3rd is counted and
+    dropped; the report splits the two from the node's /diagnostics counters."""
+    report = evaluate_bag(
+        small_bag,
+        tmp_path / "rt",
+        "realtime",
+        node_command=fake_node_command,
+        domain_id=ros_domain_id,
+        node_params={"lose_every": "4", "drop_every": "3"},
+        progress=False,
+        settle_s=1.0,
+    )
+    assert (report.frames, report.processed, report.dropped) == (4, 2, 2), report.notes
+    assert (report.lost_in_transport, report.dropped_by_node) == (1, 1)
+    assert "lost in transport 1" in report.markdown()
+    assert any("never reached the node" in note for note in report.notes)
+    assert report.to_dict()["lost_in_transport"] == 1
+
+
+@pytest.mark.ros
+@pytest.mark.slow
 def test_node_never_ready_says_why(
     small_bag: Path, tmp_path: Path, fake_node_command: tuple[str, ...], ros_domain_id: int
 ) -> None:
