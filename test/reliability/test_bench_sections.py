@@ -20,6 +20,7 @@ def _run(tmp_path: Path, sections: str, *extra: str) -> dict:
 def test_postproc_and_physical_sections_report_their_figures(
     tmp_path: Path, tiny_onnx: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    pytest.importorskip("torch")  # the physical section compares with torch eager
     sections = _run(
         tmp_path,
         "postproc,physical",
@@ -39,6 +40,7 @@ def test_postproc_and_physical_sections_report_their_figures(
 
 
 def test_onnxruntime_profile_ranks_operator_types(tiny_onnx: Path) -> None:
+    pytest.importorskip("torch")  # profiles the exported STDC (without torch tiny_onnx is a two-conv stand-in)
     from stdc_ros.bench.physical import profile_onnxruntime
 
     ops = profile_onnxruntime(tiny_onnx, iters=1, threads=1)
