@@ -28,6 +28,7 @@ import platform
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,7 +198,8 @@ def export_raw(network: Any, path: Path, half: bool, device: str, size: tuple[in
             else:
                 kwargs["dynamic_axes"] = {"input": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch"}}
                 kwargs["opset_version"] = 17
-            with torch.no_grad():
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter warns on every call
                 torch.onnx.export(model, (x,), str(path), **kwargs)
             return "torch.onnx.export(dynamo=True)" if dynamo else "torch.onnx.export(dynamo=False)"
         except Exception as exc:  # ImportError (onnx, onnxscript), exporter errors

@@ -63,3 +63,18 @@ def test_node_section_measures_bare_node_and_echo(tmp_path: Path, tiny_onnx: Pat
     summary = next(r for r in rows if r["measure"] == "summary")
     assert summary["camera"]["sent"] == 10 and summary["camera"]["received"] >= 1
     assert any("node overhead" in n for n in sections["node"]["notes"])
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_camera30_section_streams_a_camera_through_the_node(tmp_path: Path, tiny_onnx: Path) -> None:
+    sections = _run(
+        tmp_path,
+        "camera30",
+        *("--int8-model", str(tiny_onnx), "--camera30-size", "96x128", "--camera30-threads", "1"),
+        *("--camera30-hz", "10", "--camera30-seconds", "1"),
+    )
+    (row,) = sections["camera30"]["rows"]
+    assert row["sent"] == 10 and 1 <= row["processed"] <= 10 and row["dropped"] == 10 - row["processed"]
+    assert row["threads"] == 1 and row["size"] == "96x128" and isinstance(row["goal_met"], bool)
+    assert any("10 Hz camera 96x128" in n for n in sections["camera30"]["notes"])
