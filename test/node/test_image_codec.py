@@ -194,3 +194,29 @@ def test_oversized_compressed_images_are_refused_from_the_header(
     with pytest.raises(ImageFormatError, match="exceeds"):
         decode_compressed(fmt, data)
     assert compressed_size(np.frombuffer(data, np.uint8)) == ((12000, 12000) if fmt == "png" else (12000, 9000))
+
+
+def test_a_real_png_of_huge_dimensions_is_refused_from_its_header_without_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    import PIL.Image
+    import PIL.ImageFile
+
+    # A genuine, valid 5000x4000 PNG (20 M pixels, above the default 16.7 M limit): 1-bit black compresses to a
+    # few KB on the wire but would decode to a 60 MB BGR frame.
+    stream = io.BytesIO()
+    PIL.Image.new("1", (5000, 4000)).save(stream, "PNG")
+    data = stream.getvalue()
+    assert len(data) < 64 * 1024
+
+    def never(*_args: object) -> None:
+        raise AssertionError("pixels were decoded before the size was checked")
+
+    monkeypatch.setattr("stdc_ros.image_codec.cv2.imdecode", never)
+    monkeypatch.setattr(PIL.ImageFile.ImageFile, "load", never)  # Pillow's lazy open reads only the header
+    with pytest.raises(ImageFormatError, match="compressed image 4000x5000 exceeds 16777216 pixels"):
+        decode_compressed("png", data)
+    with pytest.raises(ImageFormatError, match="exceeds 19999999 pixels"):
+        decode_compressed("png", data, max_pixels=19_999_999)

@@ -120,3 +120,27 @@ def test_test_time_flip_reaches_only_the_onnxruntime_backend() -> None:
     assert "test_time_flip" not in runtime_options(torch_single)
     with pytest.raises(ValueError, match="test_time_flip must be true or false"):
         build_config({**values, "test_time_flip": "no"})
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("name: broken\nclasses: [{name: road, color: [1, 2, 3]}\n", "not a valid label YAML"),  # unclosed list
+        ("!!python/object/apply:os.system ['true']\n", "not a valid label YAML"),  # safe_load refuses tags
+        ("- road\n- car\n", "malformed label file"),  # a list, not a mapping
+        ("name: x\nclasses: {road: 1}\n", "malformed label file"),
+        ("name: x\nclasses:\n  - {name: road}\n", "malformed label file"),  # no colour
+        ("name: x\nclasses:\n  - {name: road, color: [1, 2, 3]}\ndrivable: 3\n", "malformed label file"),
+        ("", "malformed label file"),  # empty file
+        ("name: x\nclasses:\n  - {name: road, color: [1, 2, 300]}\n", "three values in 0..255"),
+    ],
+)
+def test_a_malformed_label_yaml_is_a_value_error_with_the_reason(tmp_path: Path, text: str, reason: str) -> None:
+    """declare_parameters catches OSError/ValueError so that a bad label file fails configure, not construction:
+    yaml.YAMLError is neither, so the loader must turn it into a ValueError."""
+    assert not issubclass(yaml.YAMLError, (ValueError, OSError))
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=reason) as caught:
+        load_label_set(str(path))
+    assert str(path) in str(caught.value)

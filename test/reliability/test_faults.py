@@ -133,6 +133,8 @@ def test_bad_model_files_fail_configure_with_one_clear_line_and_stay_unconfigure
     )
     broken_labels = tmp_path / "broken.yaml"
     broken_labels.write_text("name: broken\nclasses: [{name: road, color: [1, 2, 3]}\n")  # unclosed flow list
+    listed_labels = tmp_path / "listed.yaml"
+    listed_labels.write_text("- road\n- car\n")  # valid YAML, wrong structure
     pts = _checkpoint_variants(tiny_checkpoint, tmp_path)
     # (case, parameters, a word the one-line reason must contain)
     cases: list[tuple[str, dict[str, Any], str]] = [
@@ -148,6 +150,7 @@ def test_bad_model_files_fail_configure_with_one_clear_line_and_stay_unconfigure
         ("engine", {"model_path": str(garbage_engine), "backend": "tensorrt"}, "tensorrt"),
         ("label set too small", {"model_path": str(tiny_onnx), "label_set": str(three_classes)}, "classes"),
         ("label yaml broken", {"model_path": str(tiny_onnx), "label_set": str(broken_labels)}, "not a valid label"),
+        ("label yaml a list", {"model_path": str(tiny_onnx), "label_set": str(listed_labels)}, "malformed label"),
     ]
     nodes = {}
     capfd.readouterr()
