@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
+from .input_gaps import InputGaps
+
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 
 
@@ -35,6 +37,9 @@ class StatsSnapshot:
     seconds_since_input: float = 0.0
     last_rejection: str = ""
     last_error: str = ""  # set by a failed inference, cleared by the next success
+    lost_before_node: int = 0  # estimated from gaps in the input stamps (input_gaps.py)
+    lost_before_node_recent: int = 0  # the same, within the rate window
+    camera_period_ms: float | None = None  # measured from the input stamps
 
 
 @dataclass
@@ -61,10 +66,13 @@ class PipelineStats:
             self._counts = {"received": 0, "processed": 0, "dropped": 0, "rejected": 0, "failed": 0}
             self._last_rejection = ""
             self._last_error = ""
+            self._gaps = InputGaps(recent_s=self.window_s)
 
-    def on_received(self, dropped_older: bool) -> None:
+    def on_received(self, dropped_older: bool, stamp_ns: int = 0) -> None:
+        """A frame arrived (``stamp_ns``: its header stamp, 0 if unknown); ``dropped_older``: it replaced one."""
         with self._lock:
             now = self.clock()
+            self._gaps.add(stamp_ns, now)
             self._last_input = now
             self._inputs.append(now)
             self._counts["received"] += 1
@@ -111,6 +119,9 @@ class PipelineStats:
                 seconds_since_input=now - (self._last_input if self._last_input is not None else self._start),
                 last_rejection=self._last_rejection,
                 last_error=self._last_error,
+                lost_before_node=self._gaps.lost,
+                lost_before_node_recent=self._gaps.recent(now),
+                camera_period_ms=None if (period := self._gaps.period_ns()) is None else period / 1e6,
             )
 
 
@@ -139,6 +150,13 @@ class NodeHealth:
     camera_pose_error: str = ""  # why TF could not give it
     intrinsics: str = ""  # which intrinsics the last grid/scan used ("" = none computed)
     intrinsics_fallback: bool = False  # they were the configured fallback (no usable camera_info)
+    input_publishers: int = -1  # publishers matched on the input topic (-1: unknown)
+
+
+TRANSPORT_HINT = (
+    "likely frames larger than the DDS shared-memory segment (512 KB by default) lost over UDP fragments: give "
+    "the camera driver's process the DDS profile too (docs/node.md, HD cameras and DDS)"
+)
 
 
 def assess(stats: StatsSnapshot, health: NodeHealth) -> tuple[int, str]:
@@ -157,7 +175,15 @@ def assess(stats: StatsSnapshot, health: NodeHealth) -> tuple[int, str]:
     if stats.rejected_recent:
         return WARN, f"rejected {stats.rejected_recent} bad frame(s): {stats.last_rejection}"
     if stats.seconds_since_input > health.no_input_timeout:
-        return WARN, f"no input on {health.input_topic} for {stats.seconds_since_input:.1f} s"
+        message = f"no input on {health.input_topic} for {stats.seconds_since_input:.1f} s"
+        if health.input_publishers > 0:
+            message += f" from {health.input_publishers} publisher(s): {TRANSPORT_HINT}"
+        return WARN, message
+    if stats.lost_before_node_recent and health.input_publishers != 0:
+        return WARN, (
+            f"~{stats.lost_before_node_recent} frame(s) lost before the node (gaps in the input stamps, camera period "
+            f"{_fmt(stats.camera_period_ms)} ms): {TRANSPORT_HINT}"
+        )
     latency = stats.latency_ms_p50
     if health.latency_warn_ms > 0 and latency is not None and latency > health.latency_warn_ms:
         hint = " (stamps far from the node clock: bag replay needs use_sim_time and /clock)" if latency > 3.6e6 else ""
@@ -195,6 +221,8 @@ def to_status(name: str, hardware_id: str, stats: StatsSnapshot, health: NodeHea
         "frames_dropped": str(stats.dropped),
         "frames_rejected": str(stats.rejected),
         "frames_failed": str(stats.failed),
+        "frames_lost_before_node_estimated": str(stats.lost_before_node),
+        "camera_period_ms": _fmt(stats.camera_period_ms),
         "seconds_since_input": _fmt(stats.seconds_since_input),
         "last_rejection": stats.last_rejection,
         "last_error": stats.last_error or health.configure_error,

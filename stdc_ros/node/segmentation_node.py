@@ -384,7 +384,8 @@ class SegmentationNode(LifecycleNode):
     # ------------------------------------------------------------------ executor thread: callbacks only queue
     def _on_image(self, msg: Image | CompressedImage) -> None:
         replaced = self._worker.offer(Frame(msg, time.monotonic()))
-        self._stats.on_received(dropped_older=replaced)
+        stamp = msg.header.stamp
+        self._stats.on_received(dropped_older=replaced, stamp_ns=stamp.sec * 1_000_000_000 + stamp.nanosec)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
@@ -453,9 +454,10 @@ class SegmentationNode(LifecycleNode):
     def _health(self) -> NodeHealth:
         config, runtime, load = self._config, self._runtime, self._load
         pose, intrinsics = self._geometry or (None, None)
+        topic = self.resolve_topic_name(input_topic(config))
         return NodeHealth(
             state="configuring" if load is not None else self._state,
-            input_topic=self.resolve_topic_name(input_topic(config)),
+            input_topic=topic,
             backend=config.backend,
             model=runtime.describe() if runtime is not None else config.model_path or DEFAULT_MODEL,
             configure_error=self._configure_error,
@@ -468,6 +470,7 @@ class SegmentationNode(LifecycleNode):
             camera_pose_error=pose.error if pose is not None else "",
             intrinsics=intrinsics.description if intrinsics is not None else "",
             intrinsics_fallback=intrinsics.fallback if intrinsics is not None else False,
+            input_publishers=self.count_publishers(topic) if self._state == "active" else -1,
         )
 
     def _publish_diagnostics(self) -> None:
@@ -499,5 +502,8 @@ class SegmentationNode(LifecycleNode):
                     "set qos.reliability:=best_effort"
                 )
             else:
-                hint = f"{len(publishers)} publisher(s) on {topic} but no frame arrived (check the camera)"
+                hint = (
+                    f"{len(publishers)} publisher(s) on {topic} but no frame arrived (check the camera; frames over "
+                    "512 KB need the DDS profile in the camera's process too: docs/node.md, HD cameras and DDS)"
+                )
         self.get_logger().warning(f"no input for {seconds:.0f} s: {hint}")

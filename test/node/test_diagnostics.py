@@ -11,6 +11,7 @@ KEYS = {
     "inference_ms_p99", "latency_ms_p50", "latency_ms_p99", "frames_received", "frames_processed", "frames_dropped",
     "frames_rejected", "frames_failed", "seconds_since_input", "last_rejection", "last_error", "configure_progress",
     "provider_fallback", "camera_pose", "camera_pose_error", "intrinsics",
+    "frames_lost_before_node_estimated", "camera_period_ms",
 }  # fmt: skip
 
 
@@ -104,3 +105,26 @@ def test_configuring_fallbacks_and_geometry_sources() -> None:
     assert values["camera_pose"] == "tf (base_footprint <- cam)" and values["intrinsics"] == "camera_info K"
     unused = {kv.key: kv.value for kv in to_status("n", "h", fine, NodeHealth(state="active", **base)).values}
     assert unused["camera_pose"] == unused["intrinsics"] == "unused"
+
+
+def test_frames_lost_before_the_node_are_estimated_and_named() -> None:
+    """A 10 Hz camera whose every third frame never arrives: the gaps in the stamps give the loss, apart from the
+    node's own drops, and the message names the likely cause while a publisher exists."""
+    clock = FakeClock()
+    stats = PipelineStats(window_s=5.0, clock=clock)
+    for i in range(60):
+        clock.now += 0.1
+        if i % 3 != 2:
+            stats.on_received(dropped_older=False, stamp_ns=1_000_000_000_000 + i * 100_000_000)
+    snap = stats.snapshot()
+    assert snap.received == 40 and snap.dropped == 0
+    assert snap.camera_period_ms is not None and abs(snap.camera_period_ms - 100.0) < 1.0
+    assert 15 <= snap.lost_before_node <= 20 and snap.lost_before_node_recent > 0
+    values = {kv.key: kv.value for kv in to_status("n", "h", snap, NodeHealth("active", "/cam/in/image")).values}
+    assert values["frames_lost_before_node_estimated"] == str(snap.lost_before_node)
+    level, message = assess(snap, NodeHealth("active", "/cam/in/image", input_publishers=1))
+    assert level == DiagnosticStatus.WARN and "lost before the node" in message and "HD cameras and DDS" in message
+    assert assess(snap, NodeHealth("active", "/cam/in/image", input_publishers=0))[1] == "running"
+    clock.now += 6.0  # nothing arrives any more, although the camera still publishes
+    level, message = assess(stats.snapshot(), NodeHealth("active", "/cam/in/image", input_publishers=1))
+    assert level == DiagnosticStatus.WARN and "no input" in message and "shared-memory segment" in message
