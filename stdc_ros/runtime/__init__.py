@@ -15,7 +15,7 @@ from .base import ChannelOrder, Segmentation, SegmentationRuntime
 # backend name -> (module, class, Python packages it needs)
 BACKENDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "onnxruntime": ("stdc_ros.runtime.onnxruntime_backend", "OnnxRuntimeSegmentation", ("onnxruntime",)),
-    "tensorrt": ("stdc_ros.runtime.tensorrt_backend", "TensorRTSegmentation", ("tensorrt", "torch")),
+    "tensorrt": ("stdc_ros.runtime.tensorrt_backend", "TensorRTSegmentation", ("tensorrt", "cuda")),  # cuda-python
     "torch": ("stdc_ros.runtime.torch_backend", "TorchSegmentation", ("torch",)),
 }
 
@@ -36,7 +36,8 @@ def create_runtime(
 
     ``input_size`` (H, W) is the network input size; None takes it from the model file. ``device``: "cpu" or
     "cuda[:N]" (onnxruntime also "tensorrt[:N]" for its TensorRT provider; the tensorrt backend needs CUDA).
-    ``options`` go to the backend (e.g. ``threads``; tensorrt: ``precision``, ``cache_dir``, ``workspace_mib``).
+    ``options`` go to the backend (e.g. ``threads``; tensorrt: ``precision``, ``cache_dir``, ``workspace_mib``,
+    ``dla_core``, ``progress``; onnxruntime: ``precision``, ``dla_core``, ``allow_fallback`` for its GPU providers).
     Raises ValueError for an unknown backend and stdc_ros.errors.ModelFileError for a bad model file.
     """
     if backend not in BACKENDS:

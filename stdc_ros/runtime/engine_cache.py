@@ -1,12 +1,19 @@
 """A folder of serialized TensorRT engines with JSON sidecars; pure Python, so every rule is testable without a GPU.
 
-An engine is only valid for the exact ONNX, TensorRT version, GPU model and compute capability, precision and
-input shape it was built for. The file name holds the parts that legitimately coexist on one machine (model
-name, precision, input size, compute capability); the sidecar holds the full key and the engine's SHA-256.
-A lookup checks the sidecar and the hash *before* anything is deserialised:
+An engine is only valid for the exact ONNX, TensorRT version (and the CUDA major it was built for: cu12 and cu13
+wheels share a version string), GPU (name, compute capability, SM count, memory size: Orin modules share a name
+and compute capability), precision, input shape and build options it was made with: the ``EngineKey``.
+
+File name: ``<model>.<precision>.<h>x<w>.sm<cc>[.dla<n>].<slot>.engine``, where the slot is a hash of the key's
+model-side fields (ONNX SHA-256, precision, shape, build options), so two models with the same file name get
+their own files. The machine-side fields (TensorRT, CUDA, GPU) are checked against the sidecar: an engine from
+another TensorRT or GPU in the same slot is "stale" and rebuilt in place, never handed to the deserialiser.
+When a model file's contents change, the engine of its previous contents (same source path, same configuration)
+is deleted once the new one is stored. A lookup checks the sidecar and the hash *before* anything is
+deserialised:
 
 - no engine or no sidecar -> build;
-- sidecar key differs (new ONNX weights, TensorRT upgrade, other GPU) -> "stale", rebuild, log which fields;
+- sidecar key differs (TensorRT upgrade, other GPU, other CUDA build) -> "stale", rebuild, log which fields;
 - sidecar unreadable, size or SHA-256 mismatch (truncated copy, disk error), or the loader rejects the bytes ->
   "corrupt", rebuild;
 - folder not creatable or not writable -> build in memory with a warning (the engine is rebuilt next start).
@@ -62,6 +69,9 @@ class EngineKey:
     precision: str  # "fp16", "fp32", "int8"
     input_shape: tuple[int, ...]  # the optimisation profile's shape (min = opt = max), e.g. (1, 3, 360, 480)
     options: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # other build settings (workspace, ...)
+    sm_count: int = 0  # multiprocessors: tells GPUs of one name and compute capability apart (Orin modules)
+    total_memory_mib: int = 0
+    cuda_major: int = 0  # the CUDA major TensorRT was built for (cu12 and cu13 wheels share a version string)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,6 +83,12 @@ class EngineKey:
         """'field: recorded -> expected' for every field where a sidecar's key differs from this one."""
         mine = self.as_json()
         return [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in mine.items() if recorded.get(k) != v]
+
+    def slot(self) -> str:
+        """Hash of the model-side fields: engines of different models or configurations never share a file."""
+        model_side = ("onnx_sha256", "precision", "input_shape", "options")
+        fields = {k: v for k, v in self.as_json().items() if k in model_side}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -90,10 +106,17 @@ class EngineCache:
         self.folder = Path(folder) if folder is not None else default_cache_dir()
 
     def engine_path(self, name: str, key: EngineKey) -> Path:
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "model"
+        return self.folder / f"{self._prefix(name, key)}.{key.slot()}.engine"
+
+    @staticmethod
+    def _prefix(name: str, key: EngineKey) -> str:
+        """The configuration part of the file name; engines of one source differing only in the slot replace
+        each other."""
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", name) or "model"
         shape = "x".join(str(d) for d in key.input_shape[-2:])
         cc = key.compute_capability.replace(".", "")
-        return self.folder / f"{safe}.{key.precision}.{shape}.sm{cc}.engine"
+        dla = dict(key.options).get("dla_core")
+        return f"{safe}.{key.precision}.{shape}.sm{cc}" + (f".dla{dla}" if dla is not None else "")
 
     @staticmethod
     def sidecar_path(engine: Path) -> Path:
@@ -133,11 +156,14 @@ class EngineCache:
         build: Callable[[], bytes],
         loadable: Callable[[bytes], bool] | None = None,
         force: bool = False,
+        source: str | None = None,
     ) -> CachedEngine:
         """The cached engine for ``key`` or a freshly built one (saved when the folder is writable).
 
         ``build`` returns the serialized engine; ``loadable`` (optional) says whether the runtime can
         deserialise given bytes, so a file that passes the hash but is still rejected is rebuilt too.
+        ``source`` (the model file's path) is recorded, and engines of that source's earlier contents in the
+        same configuration are deleted once the new engine is stored.
         """
         reason, data = ("forced", None) if force else self.check(name, key)
         rejected = None
@@ -163,7 +189,9 @@ class EngineCache:
             if loadable is not None and not loadable(data):
                 raise ModelFileError(f"TensorRT could not deserialise the engine it just built for {name}")
             log.info("built TensorRT engine for %s in %.1f s (%.1f MB)", name, seconds, len(data) / 1e6)
-            path = self._store(name, key, bytes(data), seconds)
+            path = self._store(name, key, bytes(data), seconds, source)
+            if path is not None and source is not None:
+                self._remove_superseded(name, key, path, source)
             return CachedEngine(bytes(data), path, built=True, reason=reason)
 
     def _log_rebuild(self, name: str, key: EngineKey, reason: str) -> None:
@@ -175,7 +203,7 @@ class EngineCache:
         else:
             log.warning("cached TensorRT engine %s is %s; rebuilding it", path, reason)
 
-    def _store(self, name: str, key: EngineKey, data: bytes, seconds: float) -> Path | None:
+    def _store(self, name: str, key: EngineKey, data: bytes, seconds: float, source: str | None) -> Path | None:
         engine = self.engine_path(name, key)
         sidecar = self.sidecar_path(engine)
         meta = {
@@ -184,6 +212,7 @@ class EngineCache:
             "engine_bytes": len(data),
             "engine_sha256": hashlib.sha256(data).hexdigest(),
             "build_seconds": round(seconds, 2),
+            "source": source,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         try:
@@ -200,6 +229,22 @@ class EngineCache:
             return None
         log.info("saved TensorRT engine %s", engine)
         return engine
+
+    def _remove_superseded(self, name: str, key: EngineKey, keep: Path, source: str) -> None:
+        """Delete engines built from an earlier version of ``source`` in the same configuration."""
+        same_configuration = re.compile(re.escape(self._prefix(name, key)) + r"\.[0-9a-f]{12}\.engine")
+        for engine in self.folder.glob("*.engine"):
+            if engine == keep or not same_configuration.fullmatch(engine.name):
+                continue
+            sidecar = self.sidecar_path(engine)
+            try:
+                if json.loads(sidecar.read_text()).get("source") != source:
+                    continue  # another model file of the same name: it keeps its engine
+                engine.unlink()
+                sidecar.unlink()
+            except (OSError, ValueError, AttributeError):
+                continue
+            log.info("removed TensorRT engine %s of an earlier version of %s", engine.name, source)
 
     @contextlib.contextmanager
     def _build_lock(self) -> Iterator[bool]:

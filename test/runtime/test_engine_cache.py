@@ -24,6 +24,9 @@ def make_key(**changes: object) -> EngineKey:
         "precision": "fp16",
         "input_shape": (1, 3, 360, 480),
         "options": (("workspace_mib", "1024"),),
+        "sm_count": 28,
+        "total_memory_mib": 12288,
+        "cuda_major": 12,
     }
     fields.update(changes)
     return EngineKey(**fields)  # type: ignore[arg-type]
@@ -56,7 +59,7 @@ def test_miss_builds_and_writes_engine_and_sidecar(tmp_path: Path) -> None:
     build = FakeBuilder(key)
     got = cache.load_or_build("stdc1_camvid", key, build, loads_fake)
     assert got.built and got.reason == "missing" and build.calls == 1
-    assert got.path == tmp_path / "engines" / "stdc1_camvid.fp16.360x480.sm86.engine"
+    assert got.path == tmp_path / "engines" / f"stdc1_camvid.fp16.360x480.sm86.{key.slot()}.engine"
     assert got.path.read_bytes() == got.data
     sidecar = json.loads(EngineCache.sidecar_path(got.path).read_text())
     assert sidecar["key"] == key.as_json()
@@ -77,10 +80,11 @@ def test_hit_does_not_build(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("onnx_sha256", "b" * 64),  # new weights under the same file name
         ("tensorrt_version", "10.9.0"),  # TensorRT upgrade
         ("gpu_name", "NVIDIA GeForce RTX 3070"),  # same compute capability, other GPU
-        ("options", (("workspace_mib", "2048"),)),
+        ("sm_count", 16),  # Orin modules share name and compute capability
+        ("total_memory_mib", 32768),
+        ("cuda_major", 13),  # cu12 and cu13 wheels share a version string
     ],
 )
 def test_stale_key_rebuilds_with_a_clear_log_line(
@@ -100,17 +104,46 @@ def test_stale_key_rebuilds_with_a_clear_log_line(
     assert cache.check("m", new)[0] == "hit"
 
 
-def test_precision_shape_and_gpu_generation_get_their_own_files(tmp_path: Path) -> None:
+def test_precision_shape_gpu_generation_options_and_dla_get_their_own_files(tmp_path: Path) -> None:
     cache = EngineCache(tmp_path)
     keys = [
         make_key(),
         make_key(precision="fp32"),
         make_key(input_shape=(1, 3, 720, 960)),
         make_key(compute_capability="8.7"),
+        make_key(options=(("workspace_mib", "2048"),)),
+        make_key(options=(("workspace_mib", "1024"), ("dla_core", "0"))),
+        make_key(options=(("workspace_mib", "1024"), ("dla_core", "1"))),
     ]
     paths = {cache.load_or_build("m", k, FakeBuilder(k)).path for k in keys}
-    assert len(paths) == 4
+    assert len(paths) == len(keys)
     assert all(cache.check("m", k)[0] == "hit" for k in keys)
+    assert {p.name.split(".")[4] for p in paths if ".dla" in p.name} == {"dla0", "dla1"}
+
+
+def test_two_models_with_the_same_file_name_keep_their_own_engines(tmp_path: Path) -> None:
+    """/a/stdc1.onnx and /b/stdc1.onnx (different weights) used to overwrite each other's slot."""
+    cache = EngineCache(tmp_path)
+    first, second = make_key(onnx_sha256="a" * 64), make_key(onnx_sha256="b" * 64)
+    a = cache.load_or_build("stdc1", first, FakeBuilder(first), loads_fake, source="/a/stdc1.onnx")
+    b = cache.load_or_build("stdc1", second, FakeBuilder(second), loads_fake, source="/b/stdc1.onnx")
+    assert a.path != b.path and a.path.is_file() and b.path.is_file()
+    for key in (first, second):
+        build = FakeBuilder(key)
+        assert not cache.load_or_build("stdc1", key, build, loads_fake).built and build.calls == 0
+
+
+def test_new_weights_in_the_same_file_replace_the_old_engine(tmp_path: Path) -> None:
+    cache = EngineCache(tmp_path)
+    old, new = make_key(onnx_sha256="a" * 64), make_key(onnx_sha256="b" * 64)
+    other = make_key(onnx_sha256="c" * 64)
+    kept = cache.load_or_build("m", other, FakeBuilder(other), source="/elsewhere/m.onnx").path
+    fp32 = make_key(onnx_sha256="a" * 64, precision="fp32")
+    fp32_path = cache.load_or_build("m", fp32, FakeBuilder(fp32), source="/models/m.onnx").path
+    first = cache.load_or_build("m", old, FakeBuilder(old), source="/models/m.onnx").path
+    second = cache.load_or_build("m", new, FakeBuilder(new), source="/models/m.onnx").path
+    assert second.is_file() and not first.exists() and not EngineCache.sidecar_path(first).exists()
+    assert kept.is_file() and fp32_path.is_file()  # another file of that name, another configuration: kept
 
 
 def corrupt_truncate(engine: Path) -> None:

@@ -132,8 +132,8 @@ def test_tensorrt_backend_checks_the_model_before_needing_tensorrt(tiny_onnx: Pa
     """Model problems are reported as such even on machines without TensorRT (like this one)."""
     with pytest.raises(ModelFileError, match=r"missing\.onnx"):
         TensorRTSegmentation(tmp_path / "missing.onnx")
-    with pytest.raises(ModelFileError, match=r"needs a raw ONNX.*" + re.escape(tiny_onnx.name) + ".*--format raw"):
-        TensorRTSegmentation(tiny_onnx)
+    with pytest.raises(ModelFileError, match=r"exported for 96x128, not 720x960"):
+        TensorRTSegmentation(tiny_onnx, input_size=(720, 960))  # a full model is taken; its size is checked first
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"junk")
     with pytest.raises(ModelFileError, match=r"bad\.onnx"):
