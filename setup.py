@@ -48,6 +48,8 @@ setup(
     ],
     extras_require={
         "torch": ["torch>=2.4", "torchvision", "onnx", "onnxscript"],
+        # the tensorrt backend: TensorRT itself comes from JetPack (python3-libnvinfer) or NVIDIA's tensorrt-cu12/13
+        "tensorrt": ["cuda-python", "onnx", "onnxconverter-common"],
         "train": ["torch>=2.4", "torchvision", "onnx", "onnxscript", "tensorboard"],
         "ros": [
             "ros-rclpy",
