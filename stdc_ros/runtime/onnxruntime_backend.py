@@ -10,7 +10,6 @@ axis are slow; see docs/runtimes.md), and the graph on GPU providers, where it s
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -31,59 +30,23 @@ from .conventions import (
     ModelMetadata,
     format_size,
 )
+from .ort_providers import (  # noqa: F401 - select_providers and the provider names are this module's API too
+    CPU,
+    CUDA,
+    TENSORRT,
+    Provider,
+    check_session_providers,
+    default_trt_cache_dir,
+    provider_name,
+    select_providers,
+    tensorrt_profile,
+)
 from .prepost import NearestResizer, Preprocessor, argmax_confidence, check_image, to_rgb
 
 log = logging.getLogger(__name__)
 
-CPU, CUDA, TENSORRT = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"
 PREPOST_MODES = ("auto", "graph", "numpy")
-
-Provider = str | tuple[str, dict[str, Any]]
-
-
-def default_trt_cache_dir() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "stdc_ros" / "ort_trt"
-
-
-def _name(provider: Provider) -> str:
-    return provider[0] if isinstance(provider, tuple) else provider
-
-
-def select_providers(
-    device: str, available: list[str], trt_cache_dir: Path | None = None, fp16: bool = True
-) -> list[Provider]:
-    """Execution providers for ``device`` ("cpu", "cuda[:N]", "tensorrt[:N]"), most preferred first.
-
-    A provider the installed onnxruntime lacks is dropped with a warning and the next one is used (TensorRT ->
-    CUDA -> CPU), so a node configured for a GPU still starts on a machine without one.
-    """
-    kind, _, index = device.lower().partition(":")
-    if kind not in ("cpu", "cuda", "tensorrt"):
-        raise ValueError(f"onnxruntime device must be 'cpu', 'cuda[:N]' or 'tensorrt[:N]', got {device!r}")
-    device_id = int(index) if index else 0
-    chain: list[Provider] = []
-    if kind == "tensorrt":
-        cache = str(trt_cache_dir or default_trt_cache_dir())
-        options = {
-            "device_id": device_id,
-            "trt_fp16_enable": fp16,
-            "trt_engine_cache_enable": True,
-            "trt_engine_cache_path": cache,
-            "trt_timing_cache_enable": True,
-            "trt_timing_cache_path": cache,
-        }
-        chain.append((TENSORRT, options))
-    if kind in ("tensorrt", "cuda"):
-        chain.append((CUDA, {"device_id": device_id}))
-    chain.append(CPU)
-    selected = [p for p in chain if _name(p) in available]
-    missing = [_name(p) for p in chain if _name(p) not in available]
-    if missing:
-        log.warning("onnxruntime lacks %s (installed: %s); falling back", ", ".join(missing), ", ".join(available))
-    if selected and _name(selected[0]) == TENSORRT:
-        Path(selected[0][1]["trt_engine_cache_path"]).mkdir(parents=True, exist_ok=True)  # type: ignore[index]
-    return selected
+_name = provider_name
 
 
 def _load_proto(path: Path) -> Any | None:
@@ -139,6 +102,9 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
         prepost: str = "auto",
         trt_cache_dir: Path | None = None,
         test_time_flip: bool = True,  # False runs a flip-averaged model as a single pass (half the cost)
+        precision: str = "fp16",  # TensorRT provider only: fp16 / int8 enable
+        dla_core: int = -1,  # TensorRT provider only: Jetson DLA core, -1 = off
+        allow_fallback: bool = False,  # a missing GPU provider falls back (reason in .fallback) instead of failing
     ) -> None:
         model_path = Path(model_path)
         if prepost not in PREPOST_MODES:
@@ -152,9 +118,19 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
         self._options.log_severity_level = 3  # ORT's own warnings (unused initializers...) are not actionable
         if threads:
             self._options.intra_op_num_threads = int(threads)
-        self._providers = select_providers(device, ort.get_available_providers(), trt_cache_dir)
+        choice = select_providers(
+            device,
+            ort.get_available_providers(),
+            trt_cache_dir,
+            precision=precision,
+            dla_core=dla_core,
+            profile=tensorrt_profile(model_path, device, prepost),
+            allow_fallback=allow_fallback,
+        )
+        self._providers, self.fallback = choice.providers, choice.fallback
         if prepost == "auto":
-            prepost = "numpy" if _name(self._providers[0]) == CPU else "graph"
+            # TensorRT gets the bare network: its input is then a graph input with an explicit profile shape
+            prepost = "numpy" if _name(self._providers[0]) in (CPU, TENSORRT) else "graph"
 
         self._net_in, self._net_out = RAW_INPUT, RAW_OUTPUT
         self._test_time_flip = test_time_flip
@@ -168,6 +144,7 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
         self.meta = meta
         self.format = meta.format
         self.providers = self._session.get_providers()
+        self.fallback = self.fallback or check_session_providers(self._providers, self.providers, allow_fallback)
         self._check_signature()
         self._lock = threading.Lock()
         self._resize = NearestResizer()

@@ -181,18 +181,3 @@ def test_unknown_onnxruntime_device_and_mode(tiny_onnx: Path) -> None:
         create_runtime("onnxruntime", tiny_onnx, device="tpu")
     with pytest.raises(ValueError, match="prepost"):
         create_runtime("onnxruntime", tiny_onnx, prepost="sometimes")
-
-
-def test_gpu_providers_fall_back_when_missing(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
-    from stdc_ros.runtime.onnxruntime_backend import select_providers
-
-    cpu_only = ["CPUExecutionProvider"]
-    with caplog.at_level("WARNING"):
-        assert select_providers("cuda:1", cpu_only) == ["CPUExecutionProvider"]
-    assert "CUDAExecutionProvider" in caplog.text
-    full = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
-    chain = select_providers("tensorrt:1", full, trt_cache_dir=tmp_path / "trt")
-    assert [p[0] if isinstance(p, tuple) else p for p in chain] == full
-    assert chain[0][1]["device_id"] == 1 and chain[0][1]["trt_engine_cache_path"] == str(tmp_path / "trt")
-    assert (tmp_path / "trt").is_dir()
-    assert select_providers("cuda", full)[0] == ("CUDAExecutionProvider", {"device_id": 0})
