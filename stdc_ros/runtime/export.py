@@ -162,7 +162,12 @@ def _quiet_exporter_logs() -> Iterator[None]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, help="stdc_ros model checkpoint (.pt)")
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        nargs="?",
+        help="stdc_ros model checkpoint (.pt); with --int8 the FP32 full ONNX file (default: the packaged one)",
+    )
     parser.add_argument("-o", "--output", type=Path, help="ONNX file to write (default: next to the checkpoint)")
     parser.add_argument(
         "--input-size", type=parse_size, help="network input HxW (default: the checkpoint's, else 360x480)"
@@ -194,9 +199,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.999,
         help="fail when labels agree with torch on fewer clear-margin pixels than this",
     )
+    from ..model_tools.int8_export import add_int8_arguments
+
+    add_int8_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.int8:
+        from ..model_tools.int8_export import run_int8
+
+        return run_int8(args)
+    if args.checkpoint is None:
+        log.error("a checkpoint (.pt) to export is needed (or --int8 to quantize an ONNX file)")
+        return 2
     from ..network.checkpoint import load_checkpoint_model, read_checkpoint
     from .torch_backend import checkpoint_input_size
 
