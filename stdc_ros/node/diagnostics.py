@@ -68,11 +68,12 @@ class PipelineStats:
             self._last_error = ""
             self._gaps = InputGaps(recent_s=self.window_s)
 
-    def on_received(self, dropped_older: bool, stamp_ns: int = 0) -> None:
-        """A frame arrived (``stamp_ns``: its header stamp, 0 if unknown); ``dropped_older``: it replaced one."""
+    def on_received(self, dropped_older: bool, stamp_ns: int = 0, source: object = None) -> None:
+        """A frame arrived (``stamp_ns``: its header stamp, 0 if unknown; ``source``: what tells cameras or modes
+        apart, e.g. frame id and size); ``dropped_older``: it replaced one."""
         with self._lock:
             now = self.clock()
-            self._gaps.add(stamp_ns, now)
+            self._gaps.add(stamp_ns, now, source)
             self._last_input = now
             self._inputs.append(now)
             self._counts["received"] += 1

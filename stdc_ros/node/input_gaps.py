@@ -7,7 +7,8 @@ A plain median would do with light loss, but when most frames are lost (as with 
 settings) the median interval is itself a gap; the short end of the distribution is still the camera period as long
 as some frames arrive back to back, and a few early or late frames do not move it. Intervals longer than
 ``max_gap_periods`` periods are a paused or restarted camera, not loss; stamps going back (a looping bag, a clock
-reset) start over. Frames the node itself drops (newest-frame policy) arrive and are not counted here.
+reset) or another ``source`` (frame id or image size: another camera or mode) start the measurement over.
+Frames the node itself drops (newest-frame policy) arrive and are not counted here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class InputGaps:
     recent_s: float = 5.0  # the "recent" count covers gaps seen within this many seconds (caller's clock)
     _intervals: deque[int] = field(default_factory=deque, repr=False)
     _last_stamp: int | None = field(default=None, repr=False)
+    _source: object = field(default=None, repr=False)
     _recent: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     lost: int = 0  # estimated frames lost before the node, since the last reset
     gaps: int = 0  # intervals that had at least one frame missing
@@ -46,9 +48,12 @@ class InputGaps:
         short = intervals[intervals <= 1.5 * np.percentile(intervals, 10)]
         return float(np.median(short))
 
-    def add(self, stamp_ns: int, t: float = 0.0) -> int:
-        """Account one arriving frame stamped ``stamp_ns`` (received at ``t`` on the caller's clock); returns the
-        frames estimated missing just before it."""
+    def add(self, stamp_ns: int, t: float = 0.0, source: object = None) -> int:
+        """Account one arriving frame stamped ``stamp_ns`` (received at ``t`` on the caller's clock) from ``source``;
+        returns the frames estimated missing just before it."""
+        if source != self._source:
+            self._source, self._last_stamp = source, None
+            self._intervals.clear()
         last, self._last_stamp = self._last_stamp, stamp_ns
         if stamp_ns == 0 or last is None or last == 0:
             return 0  # unstamped frames carry no timing

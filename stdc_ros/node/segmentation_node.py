@@ -47,11 +47,11 @@ from .inputs import (
     input_topic,
     output_qos,
 )
+from .model_choice import packaged_model, resolve_precision
 from .model_load import LoadCancelled, ModelLoad
 from .outputs import SegmentationOutputs, camera_info_for
 from .parameters import NodeConfig, build_config, current_values, declare_parameters, to_float_if_needed
 
-DEFAULT_MODEL = "models/stdc1_camvid.onnx"
 RuntimeFactory = Callable[..., SegmentationRuntime]
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
@@ -62,11 +62,12 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def resolve_model_path(model_path: str) -> Path:
-    """The model file to load: ``model_path``, or the packaged default when it is empty."""
+def resolve_model_path(model_path: str, precision: str = "fp32") -> Path:
+    """The model file to load: ``model_path``, or when it is empty the packaged model of the resolved
+    ``precision`` (int8: the INT8 file, else the FP32 one; model_choice.packaged_model)."""
     if not model_path:
         try:
-            return find_share_file(DEFAULT_MODEL)
+            return find_share_file(packaged_model(precision))
         except FileNotFoundError as exc:
             raise ModelFileError(f"model_path is empty and the packaged default is missing ({exc})") from None
     path = Path(model_path).expanduser()
@@ -84,10 +85,20 @@ def runtime_options(config: NodeConfig) -> dict[str, Any]:
         options["test_time_flip"] = False
     if config.backend == "onnxruntime" and config.engine_cache_dir:
         options["trt_cache_dir"] = Path(config.engine_cache_dir).expanduser()
-    if config.backend == "tensorrt":
-        options["precision"] = config.precision
-        if config.engine_cache_dir:
-            options["cache_dir"] = Path(config.engine_cache_dir).expanduser()
+    if config.backend in ("onnxruntime", "tensorrt"):
+        precision = config.precision
+        if precision == "auto":
+            from .model_choice import effective_precision
+
+            precision = effective_precision(config.backend, config.device)
+        options["precision"] = precision  # onnxruntime: its TensorRT provider's flags only
+    trt_provider = config.backend == "onnxruntime" and config.device.lower().startswith("tensorrt")
+    if config.dla_core >= 0 and (config.backend == "tensorrt" or trt_provider):
+        options["dla_core"] = config.dla_core
+    if config.backend == "onnxruntime" and config.allow_provider_fallback:
+        options["allow_fallback"] = True
+    if config.backend == "tensorrt" and config.engine_cache_dir:
+        options["cache_dir"] = Path(config.engine_cache_dir).expanduser()
     return options
 
 
@@ -245,7 +256,9 @@ class SegmentationNode(LifecycleNode):
         """Check the label set and model path, then start loading on the load's own thread."""
         if self._label_set is None:
             raise ValueError(self._label_error)
-        model = resolve_model_path(config.model_path)
+        model = resolve_model_path(
+            config.model_path, resolve_precision(config.precision, config.backend, config.device)
+        )
         uses_tensorrt = "tensorrt" in (config.backend, config.device.partition(":")[0])
         hint = " (the first TensorRT start builds an engine: this can take minutes)" if uses_tensorrt else ""
         self.get_logger().info(f"loading {config.backend} model {model} on {config.device}{hint}")
@@ -384,8 +397,8 @@ class SegmentationNode(LifecycleNode):
     # ------------------------------------------------------------------ executor thread: callbacks only queue
     def _on_image(self, msg: Image | CompressedImage) -> None:
         replaced = self._worker.offer(Frame(msg, time.monotonic()))
-        stamp = msg.header.stamp
-        self._stats.on_received(dropped_older=replaced, stamp_ns=stamp.sec * 1_000_000_000 + stamp.nanosec)
+        stamp, source = msg.header.stamp, (msg.header.frame_id, getattr(msg, "height", 0), getattr(msg, "width", 0))
+        self._stats.on_received(replaced, stamp.sec * 1_000_000_000 + stamp.nanosec, source)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
@@ -455,11 +468,12 @@ class SegmentationNode(LifecycleNode):
         config, runtime, load = self._config, self._runtime, self._load
         pose, intrinsics = self._geometry or (None, None)
         topic = self.resolve_topic_name(input_topic(config))
+        default = packaged_model(resolve_precision(config.precision, config.backend, config.device))
         return NodeHealth(
             state="configuring" if load is not None else self._state,
             input_topic=topic,
             backend=config.backend,
-            model=runtime.describe() if runtime is not None else config.model_path or DEFAULT_MODEL,
+            model=runtime.describe() if runtime is not None else config.model_path or default,
             configure_error=self._configure_error,
             no_input_timeout=config.no_input_timeout,
             latency_warn_ms=config.latency_warn_ms,

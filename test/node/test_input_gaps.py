@@ -85,3 +85,15 @@ def test_recent_counts_only_the_last_seconds() -> None:
     assert gaps.recent(now=199 / 30) == 1  # the gap at frame 150 (1.6 s ago); 20-21 were 5.9 s ago
     gaps.reset()
     assert (gaps.lost, gaps.recent(now=10.0), gaps.period_ns()) == (0, 0, None)
+
+
+def test_another_source_starts_over() -> None:
+    """A camera switched to another size (or another camera) after a pause: a new stream, not lost frames."""
+    gaps = InputGaps()
+    for i, stamp in enumerate(camera(40)):
+        gaps.add(int(stamp), i / 30, source=("cam", 480, 640))
+    later = camera(40) + 10 * PERIOD  # 10 periods later, at another size
+    for i, stamp in enumerate(later):
+        gaps.add(int(stamp), 2 + i / 30, source=("cam", 1080, 1920))
+    assert gaps.lost == 0
+    assert gaps.period_ns() == pytest.approx(PERIOD, rel=0.01)
