@@ -41,6 +41,8 @@ class NodeConfig:
     engine_cache_dir: str = ""
     precision: str = "fp16"
     threads: int = 0
+    dla_core: int = -1
+    allow_provider_fallback: bool = False
     test_time_flip: bool = True
     image_transport: str = "raw"
     qos_reliability: str = "best_effort"
@@ -106,6 +108,14 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("engine_cache_dir", "engine_cache_dir", "TensorRT engine cache folder; empty = default", read_only=True),
     ParamSpec("precision", "precision", "TensorRT engine precision", read_only=True, choices=PRECISIONS),
     ParamSpec("threads", "threads", "CPU threads of the onnxruntime/torch backends; 0 = default", True, (0, 256)),
+    ParamSpec("dla_core", "dla_core", "Jetson DLA core for TensorRT (backend or provider); -1 = GPU", True, (-1, 7)),
+    ParamSpec(
+        "allow_provider_fallback",
+        "allow_provider_fallback",
+        "onnxruntime: run on the next provider (TensorRT -> CUDA -> CPU) when the asked one is missing, with an "
+        "ERROR and the reason in /diagnostics; false = configure fails",
+        read_only=True,
+    ),
     ParamSpec(
         "test_time_flip",
         "test_time_flip",

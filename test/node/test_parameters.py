@@ -80,7 +80,8 @@ def test_every_parameter_has_a_description_and_read_only_ones_are_the_start_time
     read_only = {spec.name for spec in all_parameters() if spec.read_only}
     assert read_only == {
         "model_path", "backend", "device", "input_size", "label_set", "engine_cache_dir", "precision", "threads",
-        "test_time_flip", "image_transport", "qos.reliability", "qos.depth", "autostart",
+        "dla_core", "allow_provider_fallback", "test_time_flip", "image_transport", "qos.reliability", "qos.depth",
+        "autostart",
     }  # fmt: skip
     assert all(len(spec.description) > 10 for spec in all_parameters())
     tunable = {spec.name for spec in all_parameters() if not spec.read_only}
@@ -120,6 +121,24 @@ def test_test_time_flip_reaches_only_the_onnxruntime_backend() -> None:
     assert "test_time_flip" not in runtime_options(torch_single)
     with pytest.raises(ValueError, match="test_time_flip must be true or false"):
         build_config({**values, "test_time_flip": "no"})
+
+
+def test_precision_dla_and_provider_fallback_reach_the_backends_that_use_them() -> None:
+    from stdc_ros.node.segmentation_node import runtime_options
+
+    values = default_values(load_label_set("camvid"))
+    default = runtime_options(build_config(values))
+    assert "dla_core" not in default and "allow_fallback" not in default
+    ort_trt = runtime_options(
+        build_config({**values, "device": "tensorrt:0", "dla_core": 1, "allow_provider_fallback": True})
+    )
+    assert ort_trt["dla_core"] == 1 and ort_trt["allow_fallback"] is True and ort_trt["precision"] in ("fp16", "int8")
+    trt = runtime_options(build_config({**values, "backend": "tensorrt", "device": "cuda", "dla_core": 0}))
+    assert trt["dla_core"] == 0 and trt["precision"] == "fp16" and "allow_fallback" not in trt
+    torch_options = runtime_options(build_config({**values, "backend": "torch", "dla_core": 0}))
+    assert "dla_core" not in torch_options and "precision" not in torch_options
+    with pytest.raises(ValueError, match="dla_core"):
+        build_config({**values, "dla_core": 8})
 
 
 @pytest.mark.parametrize(
