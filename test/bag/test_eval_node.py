@@ -4,6 +4,10 @@ offline computation with the same runtime on the same frames (the runtime is det
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -11,6 +15,7 @@ import numpy as np
 import pytest
 
 from stdc_ros.bag.evaluate import evaluate_bag
+from stdc_ros.dds_profile import PROFILE_VARIABLES
 from stdc_ros.labels import load_label_set
 from stdc_ros.metrics import ConfusionMatrix
 
@@ -68,3 +73,36 @@ def test_realtime_real_node(small_bag: Path, tmp_path: Path, tiny_onnx: Path, ro
     assert report.frames == 4 and report.failed == 0
     assert report.processed >= 1 and report.processed + report.dropped == 4
     assert report.latency_p50_ms > 0
+
+
+@pytest.fixture(scope="module")
+def hd_bag(tmp_path_factory: pytest.TempPathFactory, sample_dirs: tuple[Path, Path]) -> Path:
+    """Three CamVid frames scaled to 1920x1080 (6.2 MB as bgr8, far over Fast DDS's 512 KB segment), 2 Hz."""
+    from stdc_ros.bag.make_bag import make_bag
+
+    images, labels = sample_dirs
+    root = tmp_path_factory.mktemp("hd")
+    (root / "images").mkdir()
+    (root / "labels").mkdir()
+    for path in sorted(images.glob("*.png"))[:3]:
+        cv2.imwrite(str(root / "images" / path.name), cv2.resize(cv2.imread(str(path)), (1920, 1080)))
+        label = cv2.imread(str(labels / path.name), cv2.IMREAD_UNCHANGED)
+        cv2.imwrite(str(root / "labels" / path.name), cv2.resize(label, (1920, 1080), interpolation=cv2.INTER_NEAREST))
+    return make_bag(root / "images", root / "bag", root / "labels", rate_hz=2.0, encoding="bgr8", progress=False)
+
+
+def test_realtime_hd_bag_without_transport_loss(
+    hd_bag: Path, tmp_path: Path, tiny_onnx: Path, ros_domain_id: int
+) -> None:
+    """`stdc-ros eval` as users run it (its own process, so its publisher gets the packaged DDS profile before its
+    first participant): every 1080p frame reaches the node, and the answers are scored at 1920x1080."""
+    out = tmp_path / "eval_hd"
+    command = [sys.executable, "-m", "stdc_ros.cli", "eval", str(hd_bag), "--mode", "realtime", "--model"]
+    command += [str(tiny_onnx), "--out", str(out), "--domain-id", str(ros_domain_id), "--no-progress", "--no-plots"]
+    env = {k: v for k, v in os.environ.items() if k not in PROFILE_VARIABLES and k != "FASTDDS_BUILTIN_TRANSPORTS"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == 3 and report["failed"] == 0
+    assert report["lost_in_transport"] == 0, report["notes"]
+    assert report["scored"] >= 1 and report["scored"] + report["dropped_by_node"] == 3
