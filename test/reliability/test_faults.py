@@ -117,8 +117,19 @@ def _checkpoint_variants(tiny_checkpoint: Path, folder: Path) -> dict[str, Path]
 
 @pytest.mark.ros
 def test_bad_model_files_fail_configure_with_one_clear_line_and_stay_unconfigured(
-    harness: Any, tiny_onnx: Path, tiny_checkpoint: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    harness: Any,
+    tiny_onnx: Path,
+    tiny_checkpoint: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from ..runtime import fake_cuda, fake_tensorrt
+
+    # TensorRT and cuda-python stand-ins, so the garbage .engine reaches TensorRT's deserialiser and is refused
+    # there (without them the case would pass on the ImportError's text alone)
+    cuda = fake_cuda.install(monkeypatch, fake_cuda.FakeCuda())
+    trt = fake_tensorrt.install(monkeypatch, fake_tensorrt.make_tensorrt("10.8.0", cuda))
     truncated = tmp_path / "truncated.onnx"
     truncated.write_bytes(tiny_onnx.read_bytes()[: tiny_onnx.stat().st_size * 2 // 5])
     empty = tmp_path / "empty.onnx"
@@ -147,7 +158,7 @@ def test_bad_model_files_fail_configure_with_one_clear_line_and_stay_unconfigure
         ("wrong architecture pt", {"model_path": str(pts["wrong_arch"]), "backend": "torch"}, "architecture"),
         ("wrong head pt", {"model_path": str(pts["wrong_classes"]), "backend": "torch"}, "wrong_head.pt"),
         ("onnx for torch", {"model_path": str(tiny_onnx), "backend": "torch"}, ".pt"),
-        ("engine", {"model_path": str(garbage_engine), "backend": "tensorrt"}, "tensorrt"),
+        ("engine", {"model_path": str(garbage_engine), "backend": "tensorrt"}, "is not an engine TensorRT 10.8.0"),
         ("label set too small", {"model_path": str(tiny_onnx), "label_set": str(three_classes)}, "classes"),
         ("label yaml broken", {"model_path": str(tiny_onnx), "label_set": str(broken_labels)}, "not a valid label"),
         ("label yaml a list", {"model_path": str(tiny_onnx), "label_set": str(listed_labels)}, "malformed label"),
@@ -169,6 +180,7 @@ def test_bad_model_files_fail_configure_with_one_clear_line_and_stay_unconfigure
         node = nodes[case]
         status = harness.wait_status(node.get_name(), lambda s: s.level == DiagnosticStatus.ERROR, 8.0)
         assert status is not None and "configure failed" in status.message, case
+    assert trt.refused_plans == 2 and trt.deserialized == 0  # both configures reached the deserialiser
     log = capfd.readouterr().err
     assert "Traceback" not in log, log[-3000:]
     lines = [line for line in log.splitlines() if "configure failed" in line]
