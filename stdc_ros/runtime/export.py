@@ -6,8 +6,9 @@ and warns on every call. The ONNX proto is taken from the exporter, metadata is 
 ``onnx.save_model`` without external data, so the model is always one file (weights of STDC2 are ~50 MB,
 far below protobuf's 2 GB limit).
 
-Opset 18 (the exporter's default and oldest well-supported opset; ONNX Runtime >= 1.14 and TensorRT >= 8.6 run
-it). Dynamic shapes: ``full`` graphs have batch, height and width dynamic (any camera resolution, one file);
+Opset 18 (the exporter's default and oldest well-supported opset; ONNX Runtime >= 1.14 and TensorRT >= 10 run
+it; TensorRT 8.6 (JetPack 6.0) reads opset 17 at most, and the tensorrt backend refuses TensorRT < 10 by name).
+Dynamic shapes: ``full`` graphs have batch, height and width dynamic (any camera resolution, one file);
 ``raw`` graphs have only the batch dynamic and the network input size fixed, which lets ONNX Runtime fold shapes
 and gives TensorRT a single-shape optimisation profile.
 """
@@ -59,15 +60,17 @@ def export_onnx(
 ) -> Path:
     """Export ``model`` to ``path`` in the ``full`` (``embed_pre_post``) or ``raw`` convention; returns ``path``.
 
-    ``half`` (raw only) stores the network in float16 behind float32 I/O, for strongly typed TensorRT FP16
-    builds. ``flip_average`` averages the logits with the mirrored image's inside the network (test-time flip:
+    ``half`` (raw only) converts the exported network to mixed float16 (``onnx_tools.convert_float16``: float32
+    I/O and reductions) for strongly typed TensorRT FP16 builds; the tensorrt backend makes the same conversion
+    itself from the float32 model, so this is only needed to inspect or ship the float16 file.
+    ``flip_average`` averages the logits with the mirrored image's inside the network (test-time flip:
     mirror-symmetric predictions for twice the cost). The file is written atomically and validated with
     ``onnx.checker`` before it replaces ``path``.
     """
     import onnx
     import torch
 
-    from .graph import FlipAveraged, FullGraph, HalfPrecisionNetwork
+    from .graph import FlipAveraged, FullGraph
 
     path = Path(path)
     h, w = int(input_size[0]), int(input_size[1])
@@ -87,7 +90,7 @@ def export_onnx(
         input_names, output_names = [FULL_INPUT], list(FULL_OUTPUTS)
         fmt = FORMAT_FULL
     else:
-        module = (HalfPrecisionNetwork(network) if half else network).eval()
+        module = network
         sample = torch.randn(2, 3, h, w)
         dynamic_shapes = ({0: batch},)
         input_names, output_names = [RAW_INPUT], [RAW_OUTPUT]
@@ -124,6 +127,12 @@ def export_onnx(
             verbose=False,
         )
     proto = program.model_proto
+    if half:
+        # NVIDIA's route for strongly typed TensorRT (11.x has no FP16 builder flag): a mixed-precision conversion
+        # of the float32 graph, I/O and numerically sensitive ops kept in float32 (not a blanket .half())
+        from .onnx_tools import convert_float16
+
+        proto = convert_float16(proto)
     if embed_pre_post:
         # Record (and prove) where the network sits, so runtimes can run pre/post-processing their own way.
         from .onnx_tools import extract_network, locate_network
@@ -178,7 +187,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=FORMAT_FULL,
         help="full: uint8 image in, labels out (ONNX Runtime); raw: normalised tensor in, logits out (TensorRT)",
     )
-    parser.add_argument("--half", action="store_true", help="raw only: float16 network for TensorRT FP16 builds")
+    parser.add_argument(
+        "--half", action="store_true", help="raw only: mixed float16 network (float32 I/O), as TensorRT fp16 builds use"
+    )
     parser.add_argument(
         "--flip-average",
         action="store_true",

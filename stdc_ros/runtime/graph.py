@@ -80,15 +80,3 @@ class FlipAveraged(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return 0.5 * (self.network(x) + self.network(x.flip(-1)).flip(-1))
-
-
-class HalfPrecisionNetwork(nn.Module):
-    """The network in float16 behind float32 I/O, for TensorRT's strongly typed FP16 builds (TensorRT 11 has
-    no FP16 builder flag: the ONNX itself must carry the precision)."""
-
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.network = network.half()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x.half()).float()
