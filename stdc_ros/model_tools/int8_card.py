@@ -12,6 +12,7 @@ from typing import Any
 
 HEADING = "## INT8 model"
 INSERT_BEFORE = "## Detail-guidance ablation"  # the section follows the FP32 scores and notes
+MEASURED = ("agreement", "test", "speed", "notes")  # kept from the card when the same file is described again
 
 
 def _iou_rows(fp32: dict[str, Any] | None, int8: dict[str, Any]) -> list[str]:
@@ -70,14 +71,15 @@ def render_section(entry: dict[str, Any], fp32_test: dict[str, Any] | None = Non
         f"sha256 `{entry['sha256']}`, {entry['bytes'] / 1e6:.1f} MB.",
         "",
         f"- Recipe: {entry['recipe_text']}.",
-        f"- Op types running in int8: {', '.join(entry['quantized_ops'])}; the rest (shape arithmetic, the "
-        "network's own float resizes where not quantized) stays float.",
+        f"- Op types between Q/DQ pairs (int8 kernels): {', '.join(entry['quantized_ops'])}; every other op "
+        "(shape arithmetic, the attention's mean) stays float.",
         f"- Calibration: {entry['calibration']}, each through the runtime's own pre-processing (bilinear resize to "
         "the network size, ImageNet normalisation); no test frame is seen.",
         "- Activations are int8 with zero point 0 (symmetric), the Q/DQ form TensorRT builds INT8 engines from. "
         "ONNX Runtime's x86 kernels multiply uint8 by int8, so on x86 the onnxruntime backend runs the same "
-        "file with each activation pair as uint8 and zero point 128 (`stdc_ros/runtime/qdq.py`): the same values, "
-        "no result changes."
+        "file with each activation pair as uint8 and zero point 128 (`stdc_ros/runtime/qdq.py`): the same quantized "
+        "values by the ONNX definitions (identical outputs with graph optimisations off); the scores and speeds "
+        "below are of this view, which is what the node runs."
         if recipe.get("activations") == "int8"
         else "- Activations are uint8 with a zero point (asymmetric): for CPUs only; TensorRT needs int8 "
         "activations with zero point 0 (`--activations int8`).",
@@ -126,8 +128,13 @@ def replace_section(markdown: str, section: str) -> str:
 
 
 def write_card(card_json: Path, entry: dict[str, Any]) -> Path:
-    """Store ``entry`` as ``model_card.json["int8"]`` and (re)write the section of MODEL_CARD.md beside it."""
+    """Store ``entry`` as ``model_card.json["int8"]`` and (re)write the section of MODEL_CARD.md beside it.
+
+    Measurements missing from ``entry`` but recorded for the same file (same sha256) are kept."""
     card = json.loads(card_json.read_text()) if card_json.is_file() else {}
+    old = card.get("int8") or {}
+    if old.get("sha256") == entry["sha256"]:  # same file: keep what was measured before and not again now
+        entry = {**{k: old[k] for k in MEASURED if k in old}, **entry}
     card["int8"] = entry
     card_json.write_text(json.dumps(card, indent=2))  # as training.ship writes it
     markdown_path = card_json.with_name("MODEL_CARD.md")

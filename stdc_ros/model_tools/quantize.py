@@ -57,7 +57,7 @@ class Int8Recipe:
             raise ValueError(f"frames must be at least 1, got {self.frames}")
 
     def describe(self) -> str:
-        ops = "+".join(self.op_types) if self.op_types else "all supported ops"
+        ops = "+".join(self.op_types) if self.op_types else "every op type ONNX Runtime quantizes"
         calibration = self.calibration + (f" {self.percentile:g}%" if self.calibration == "percentile" else "")
         activations = "int8 symmetric" if self.activations == "int8" else "uint8 asymmetric"
         return (
