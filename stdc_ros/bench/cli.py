@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runtime.conventions import parse_size
+from .hd_camera import hd_camera_sections
 from .models import add_model_arguments
 from .suite import suite_sections
 
@@ -155,6 +156,7 @@ SECTIONS: list[Section] = [
     Section("runtimes", "latency of each inference backend", _run_runtimes, _runtime_arguments),
 ]
 SECTIONS += suite_sections()  # node, postproc, physical (stdc_ros/bench/suite.py)
+SECTIONS += hd_camera_sections()  # camera process -> node at 480x360 and 1080p (stdc_ros/bench/hd_camera.py)
 
 
 # --- command ---------------------------------------------------------------------------------------------
