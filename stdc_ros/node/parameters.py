@@ -20,11 +20,11 @@ from rclpy.parameter import Parameter
 from ..drivable.config import PARAMETER_RANGES as DRIVABLE_RANGES
 from ..drivable.config import DrivableConfig, valid_frame_id
 from ..labels import LabelSet, load_label_set
+from .model_choice import PRECISIONS
 
 BACKENDS = ("onnxruntime", "tensorrt", "torch")
 TRANSPORTS = ("raw", "compressed")
 RELIABILITIES = ("best_effort", "reliable")
-PRECISIONS = ("fp16", "fp32")
 DRIVABLE_PREFIX = "drivable."
 
 
@@ -39,7 +39,7 @@ class NodeConfig:
     input_size: tuple[int, int] = (0, 0)
     label_set: str = "camvid"
     engine_cache_dir: str = ""
-    precision: str = "fp16"
+    precision: str = "auto"  # model_choice.effective_precision: int8 on the onnxruntime CPU, fp16 with TensorRT
     threads: int = 0
     dla_core: int = -1
     allow_provider_fallback: bool = False
@@ -98,7 +98,10 @@ class ParamSpec:
         return descriptor
 
 
-_MODEL_HELP = "model file (.onnx, .engine or .pt); empty = the packaged models/stdc1_camvid.onnx"
+_MODEL_HELP = (
+    "model file (.onnx, .engine or .pt); empty = the packaged model of the precision "
+    "(int8: models/stdc1_camvid_int8.onnx, else models/stdc1_camvid.onnx)"
+)
 NODE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("model_path", "model_path", _MODEL_HELP, read_only=True),
     ParamSpec("backend", "backend", "inference backend", read_only=True, choices=BACKENDS),
@@ -106,7 +109,13 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("input_size", "input_size", "network input [height, width]; [0, 0] = the model's own", read_only=True),
     ParamSpec("label_set", "label_set", "class names/colours: camvid, cityscapes or a label YAML", read_only=True),
     ParamSpec("engine_cache_dir", "engine_cache_dir", "TensorRT engine cache folder; empty = default", read_only=True),
-    ParamSpec("precision", "precision", "TensorRT engine precision", read_only=True, choices=PRECISIONS),
+    ParamSpec(
+        "precision",
+        "precision",
+        "auto = int8 for onnxruntime on cpu, fp16 with TensorRT, else fp32; picks the packaged model",
+        read_only=True,
+        choices=PRECISIONS,
+    ),
     ParamSpec("threads", "threads", "CPU threads of the onnxruntime/torch backends; 0 = default", True, (0, 256)),
     ParamSpec("dla_core", "dla_core", "Jetson DLA core for TensorRT (backend or provider); -1 = GPU", True, (-1, 7)),
     ParamSpec(

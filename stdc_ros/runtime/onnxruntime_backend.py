@@ -84,7 +84,7 @@ def _uint8_view(proto: Any, path: Path) -> Any:
     if not int8_activation_quantizers(proto):
         return proto
     view, count = uint8_activations(proto)
-    log.info("%s: %d int8 activation Q/DQ pairs run as uint8 (the same values; x86's u8s8 kernels)", path, count)
+    log.info("%s: %d int8 activation Q/DQ pairs run as the equal uint8 ones (x86's u8s8 kernels)", path, count)
     return view
 
 

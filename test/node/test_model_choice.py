@@ -1,0 +1,81 @@
+"""`precision` and the packaged model: auto = INT8 for ONNX Runtime on the CPU, FP16 with TensorRT, else FP32."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stdc_ros.labels import load_label_set
+from stdc_ros.node.model_choice import (
+    FP32_MODEL,
+    INT8_MODEL,
+    PRECISIONS,
+    effective_precision,
+    packaged_model,
+    resolve_precision,
+)
+from stdc_ros.node.parameters import NODE_PARAMETERS, build_config, default_values
+from stdc_ros.runtime.conventions import read_model_metadata
+
+
+@pytest.mark.parametrize(
+    ("backend", "device", "expected"),
+    [
+        ("onnxruntime", "cpu", "int8"),
+        ("onnxruntime", "CPU", "int8"),
+        ("onnxruntime", "cuda", "fp32"),
+        ("onnxruntime", "cuda:1", "fp32"),
+        ("onnxruntime", "tensorrt", "fp16"),
+        ("onnxruntime", "tensorrt:1", "fp16"),
+        ("tensorrt", "cuda", "fp16"),
+        ("tensorrt", "cuda:0", "fp16"),
+        ("torch", "cpu", "fp32"),
+        ("torch", "cuda", "fp32"),
+    ],
+)
+def test_auto_resolves_by_backend_and_device(backend: str, device: str, expected: str) -> None:
+    assert effective_precision(backend, device) == expected
+    assert resolve_precision("auto", backend, device) == expected
+    assert resolve_precision("fp32", backend, device) == "fp32"  # an explicit choice wins
+
+
+def test_unknown_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("int4", "onnxruntime", "cpu")
+
+
+def test_precision_parameter_choices_and_default() -> None:
+    spec = next(s for s in NODE_PARAMETERS if s.name == "precision")
+    assert spec.choices == PRECISIONS == ("auto", "fp32", "fp16", "int8") and spec.read_only
+    values = default_values(load_label_set("camvid"))
+    assert build_config(values).precision == "auto"
+    with pytest.raises(ValueError, match="precision"):
+        build_config({**values, "precision": "int4"})
+
+
+def test_node_default_runs_the_packaged_int8_model_on_cpu_and_fp32_is_one_parameter_away() -> None:
+    from stdc_ros.node.segmentation_node import resolve_model_path
+
+    values = default_values(load_label_set("camvid"))
+
+    def chosen(**changes: object) -> Path:
+        config = build_config({**values, **changes})
+        return resolve_model_path(config.model_path, resolve_precision(config.precision, config.backend, config.device))
+
+    default = chosen()
+    assert default.name == Path(INT8_MODEL).name and read_model_metadata(default).precision == "int8"
+    fp32 = chosen(precision="fp32")
+    assert fp32.name == Path(FP32_MODEL).name and read_model_metadata(fp32).precision == "fp32"
+    assert chosen(device="cuda").name == Path(FP32_MODEL).name  # auto on CUDA: FP32
+    assert chosen(backend="tensorrt", device="cuda").name == Path(FP32_MODEL).name  # FP16 engines from FP32
+    assert chosen(model_path=str(fp32)) == fp32  # an explicit model_path is used whatever the precision
+    assert packaged_model("fp16") == FP32_MODEL and packaged_model("int8") == INT8_MODEL
+
+
+def test_params_file_and_docs_say_auto(repo_root: Path) -> None:
+    import yaml
+
+    params = yaml.safe_load((repo_root / "config" / "stdc_ros.yaml").read_text())
+    assert params["/**"]["ros__parameters"]["precision"] == "auto"
+    assert "| `precision` | `auto` |" in (repo_root / "docs" / "node.md").read_text()
