@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +80,14 @@ def test_params_file_and_docs_say_auto(repo_root: Path) -> None:
     params = yaml.safe_load((repo_root / "config" / "stdc_ros.yaml").read_text())
     assert params["/**"]["ros__parameters"]["precision"] == "auto"
     assert "| `precision` | `auto` |" in (repo_root / "docs" / "node.md").read_text()
+
+
+def test_real_node_on_cpu_loads_the_int8_model_by_default_and_fp32_on_request(ros: Any) -> None:
+    loaded = {}
+    for precision in ("auto", "fp32"):
+        name = f"seg_precision_{precision}_{ros.domain_id}"
+        node = ros.start_node(name, {"autostart": True, "precision": precision})
+        assert node.state == "active"
+        loaded[precision] = node._runtime.describe()
+    assert "stdc1_camvid_int8.onnx" in loaded["auto"] and "int8" in loaded["auto"]
+    assert "stdc1_camvid.onnx" in loaded["fp32"] and "int8" not in loaded["fp32"]
