@@ -171,3 +171,25 @@ def test_a_provider_fallback_is_an_error_line_and_a_warning_status(
     err = capfd.readouterr().err
     errors = [line for line in err.splitlines() if "provider fallback" in line]
     assert len(errors) == 1 and "[ERROR]" in errors[0] and reason in errors[0]
+
+
+def test_a_manager_configure_during_the_autostart_load_shares_that_load(mt: RosHarness, tiny_onnx: Path) -> None:
+    name = f"cfg_both_{mt.domain_id}"
+    factory = GatedFactory()
+    calls = []
+
+    def counting(*args: Any, **kwargs: Any) -> SegmentationRuntime:
+        calls.append(args)
+        return factory(*args, **kwargs)
+
+    node = mt.start_node(name, {"model_path": str(tiny_onnx), "autostart": True}, counting, wait_autostart=False)
+    assert factory.entered.wait(30.0)
+    client = mt.client.create_client(ChangeState, f"/{name}/change_state")
+    assert client.wait_for_service(timeout_sec=10.0)
+    future = client.call_async(ChangeState.Request(transition=Transition(id=Transition.TRANSITION_CONFIGURE)))
+    assert configuring(mt, name, 1)
+    factory.release.set()
+    assert mt.wait_for(future.done, 30.0) and future.result().success
+    assert mt.wait_for(lambda: not node.starting, 30.0)
+    # one load; the manager's configure took it, so autostart left the rest (activate) to the manager
+    assert len(calls) == 1 and node.state == "inactive" and get_state(mt, name) == State.PRIMARY_STATE_INACTIVE
