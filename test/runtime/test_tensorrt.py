@@ -239,6 +239,17 @@ def test_fp16_conversion_agrees_with_fp32_on_camvid(shipped_model: Path, camvid_
     assert share >= 0.995
 
 
+@needs_fp16_converter
+def test_fp16_check_command(shipped_model: Path, camvid_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command behind the whole-split figure in docs/runtimes.md, on two frames."""
+    from stdc_ros.runtime.fp16_check import main
+
+    assert main([str(shipped_model), "--camvid-root", str(camvid_root), "--frames", "2"]) == 0
+    out = capsys.readouterr().out
+    share = float(out.split("agree with fp32 on ")[1].split("%")[0])
+    assert out.startswith("2 frames:") and share >= 99.5 and "mIoU fp32" in out
+
+
 def test_precision_and_model_mismatches_are_refused(
     tiny_onnx: Path, tiny_qdq_onnx: Path, tiny_uint8_qdq_onnx: Path
 ) -> None:
