@@ -1,6 +1,10 @@
-"""Detail-guidance ablation: one schedule trained twice, with and without the detail loss, both scored on test.
+"""Detail-guidance ablation: one schedule trained twice, with and without the detail loss, both scored on val.
 
-python -m training.ablation --config training/configs/camvid_stdc1_cpu_ablation.yaml [key=value ...]
+python -m training.ablation --config training/configs/camvid_ablation.yaml [--resume] [key=value ...]   (make ablation)
+
+Both arms share the schedule and the seed (so the same initial weights, up to the detail head, and the same
+batches); each is scored on the whole monitoring split (``data.val_split``: val; never test, which
+training.train refuses), with PyTorch at full resolution.
 
 Writes OUTPUT/ablation.json (what `python -m training.ship --ablation` puts in the model card) and keeps each
 arm's run folder (OUTPUT/with_detail, OUTPUT/without_detail) with its logs, curves and checkpoints.
@@ -35,14 +39,15 @@ def arm_config(base: ExperimentConfig, name: str, out: Path) -> ExperimentConfig
 
 
 def run_arm(cfg: ExperimentConfig, resume: bool) -> dict[str, Any]:
-    trainer = Trainer(cfg)
     last = Path(cfg.output) / "last.pt"
-    if resume and last.exists():
+    resuming = resume and last.exists()
+    trainer = Trainer(cfg, initialise=not resuming)
+    if resuming:
         trainer.resume(last)
     trainer.fit()
     d = cfg.data
-    test = build_dataset(d.dataset, Path(d.root), [d.val_split], EvalTransform())
-    cm = evaluate_model(trainer.model, test, trainer.device)
+    scored = build_dataset(d.dataset, Path(d.root), [d.val_split], EvalTransform())
+    cm = evaluate_model(trainer.model, scored, trainer.device)
     return {
         "use_detail": cfg.loss.use_detail,
         "iterations": trainer.iteration,
@@ -50,7 +55,8 @@ def run_arm(cfg: ExperimentConfig, resume: bool) -> dict[str, Any]:
         "miou": cm.miou(),
         "pixel_accuracy": cm.pixel_accuracy(),
         "per_class_iou": [float(v) for v in cm.iou()],
-        "test_frames": len(test),
+        "split": d.val_split,
+        "frames": len(scored),
     }
 
 
@@ -69,12 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         "schedule": base.name,
         "config": base.to_dict(),
         "data": f"{base.data.dataset} {'+'.join(base.data.train_splits)} -> {base.data.val_split}, full frames",
+        "split": base.data.val_split,
         "hardware": torch.cuda.get_device_name() if device == "cuda" else f"{cpu_name()} (CPU)",
         **results,
     }
     (out / "ablation.json").write_text(json.dumps(summary, indent=2))
     for name, r in results.items():
-        print(f"{name}: test mIoU {r['miou'] * 100:.2f} after {r['iterations']} iterations")
+        print(f"{name}: {r['split']} mIoU {r['miou'] * 100:.2f} after {r['iterations']} iterations")
     return 0
 
 

@@ -1,8 +1,17 @@
-"""Experiment configuration: a YAML file per experiment, loaded into dataclasses, with dotted overrides."""
+"""Experiment configuration: YAML files loaded into dataclasses, with ``_base_`` inheritance and dotted overrides.
+
+A config file may name one or more ``_base_`` files (paths relative to it, as in mmsegmentation): the bases are
+merged in order, then the file's own keys on top. Mappings merge key by key; any other value (lists included)
+replaces the base's. A mapping with ``_delete_: true`` replaces the base's mapping whole. ``name`` is never
+inherited: it is the file's own or its stem. ``output`` defaults to ``${STDC_RUNS}/<name>``, where
+``${STDC_RUNS}`` (also allowed in ``output`` and ``init_from``) is the environment variable of that name or
+``~/stdc_runs``: run folders live outside the repository.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +30,15 @@ class DataConfig:
     dataset: str = "camvid"
     root: str = "../shared/camvid"
     train_splits: list[str] = field(default_factory=lambda: ["train", "val"])
-    val_split: str = "test"
+    val_split: str = "val"  # monitoring during training: val, or a fixed subset of train; never the test split
+    test_split: str = "test"  # scored once, after training, by training.evaluate / training.ship
     crop: list[int] = field(default_factory=lambda: [288, 384])  # height, width
     base_size: int = 360  # shorter side the scale range refers to
     scale: list[float] = field(default_factory=lambda: [0.75, 1.5])
     jitter: float = 0.5
     ignore_index: int = 11
-    workers: int = 0
+    workers: int = 0  # DataLoader worker processes (0: augment in the training process)
+    prefetch: int = 2  # batches each worker prepares ahead
     limit: int = 0  # use only the first N training samples (smoke tests); 0 = all
 
 
@@ -58,12 +69,12 @@ class TrainConfig:
     iters: int = 60000
     batch_size: int = 8  # per process
     seed: int = 0
-    amp: bool = True  # CUDA only
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (training.precision: bf16 on capable CPUs, fp16 on CUDA)
     channels_last: bool = True
     threads: int = 0  # CPU threads; 0 = all cores
     log_interval: int = 20
     val_interval: int = 1000  # 0 = only at the end
-    val_limit: int = 0  # validate on the first N samples; 0 = all
+    val_limit: int = 0  # validate on N frames spread evenly over the split (a fixed subset); 0 = all
     checkpoint_interval: int = 250
     # Keep a copy of the weights every N iterations from `snapshot_after` on (snapshots/iter_NNNNNN.pt), for
     # weight averaging (training.average); 0 = none.
@@ -75,7 +86,7 @@ class TrainConfig:
 class ExperimentConfig:
     name: str = "experiment"
     output: str = "runs/experiment"
-    init_from: str = ""  # a training checkpoint whose weights start this run (fresh optimizer and schedule)
+    init_from: str = ""  # a training checkpoint or exported .onnx whose weights start this run (fresh optimizer)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -138,14 +149,75 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
+RUNS_VARIABLE = "STDC_RUNS"
+RUNS_DEFAULT = "~/stdc_runs"
+BASE_KEY, DELETE_KEY = "_base_", "_delete_"
+
+
+def runs_root() -> Path:
+    """Where run folders go by default: ``$STDC_RUNS``, else ``~/stdc_runs`` (outside the repository)."""
+    return Path(os.path.expanduser(os.environ.get(RUNS_VARIABLE) or RUNS_DEFAULT))
+
+
+def expand_path(text: str) -> str:
+    """``${STDC_RUNS}`` / ``$STDC_RUNS`` replaced by :func:`runs_root`, and ``~`` expanded."""
+    if not text:
+        return text
+    root = str(runs_root())
+    text = text.replace("${" + RUNS_VARIABLE + "}", root).replace("$" + RUNS_VARIABLE, root)
+    return os.path.expanduser(text)
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base`` (neither is changed): mappings merge, other values replace."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict):
+            value = dict(value)
+            if value.pop(DELETE_KEY, False) or not isinstance(out.get(key), dict):
+                out[key] = merge({}, value)
+            else:
+                out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_raw(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file's mapping with its ``_base_`` files merged in (``name`` not inherited: see module doc)."""
+    path = Path(path).resolve()
+    if path in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, path))
+        raise ValueError(f"config _base_ cycle: {cycle}")
+    if not path.is_file():
+        where = f" (_base_ of {_chain[-1]})" if _chain else ""
+        raise FileNotFoundError(f"config file not found: {path}{where}")
+    own = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(own, dict):
+        raise ValueError(f"{path} must hold a mapping")
+    bases = own.pop(BASE_KEY, [])
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ValueError(f"{path}: {BASE_KEY} must be a file name or a list of them")
+    raw: dict[str, Any] = {}
+    for base in bases:
+        inherited = read_raw(path.parent / base, (*_chain, path))
+        inherited.pop("name", None)
+        raw = merge(raw, inherited)
+    raw = merge(raw, own)
+    raw.setdefault("name", path.stem)
+    return raw
+
+
 def load_config(path: Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
     raw: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        raw = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path} must hold a mapping")
+        raw = read_raw(Path(path))
     raw = apply_overrides(raw, overrides or [])
-    return _build(ExperimentConfig, raw, "")
+    if path is not None and "output" not in raw:
+        raw["output"] = f"${{{RUNS_VARIABLE}}}/{raw['name']}"
+    cfg = _build(ExperimentConfig, raw, "")
+    cfg.output = expand_path(cfg.output)
+    cfg.init_from = expand_path(cfg.init_from)
+    return cfg

@@ -59,6 +59,12 @@ class SegmentationDataset(Dataset):
             self._cache[index] = (image, label)
         return image, label
 
+    def preload(self) -> None:
+        """Decode every sample into the cache now (no-op without a cache)."""
+        if self._cache is not None:
+            for index in range(len(self)):
+                self.load(index)
+
     def map_label(self, label: np.ndarray) -> np.ndarray:
         return label.astype(np.uint8)
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -26,13 +28,11 @@ from stdc_ros.network import STDCSeg, build_stdc
 from stdc_ros.runtime.conventions import ModelMetadata
 from stdc_ros.runtime.engine_cache import file_sha256
 
-from .config import load_config
-
 log = logging.getLogger("training")
 
 PREFIX = "network."  # the exported graph wraps the network as ``network``
 TRAINING_ONLY = ("aux_head8.", "aux_head16.", "detail_head.")
-CONFIGS = Path(__file__).resolve().parent / "configs"
+CARD_CONFIG = re.compile(r"^## Config of stage (\d+)\n\n```yaml\n(.*?)\n```", re.MULTILINE | re.DOTALL)
 
 
 def read_onnx_network(path: Path) -> tuple[STDCSeg, list[tuple[str, str]]]:
@@ -141,10 +141,20 @@ def import_onnx(path: Path, dataset: Dataset, images: int = 64, seed: int = 0) -
     return model
 
 
-def onnx_lineage(path: Path, configs: Path = CONFIGS) -> list[dict[str, Any]]:
+def card_configs(markdown: str) -> dict[int, dict[str, Any]]:
+    """Stage number -> config, from the ``## Config of stage N`` YAML blocks training.ship writes in MODEL_CARD.md."""
+    configs = {}
+    for match in CARD_CONFIG.finditer(markdown):
+        configs[int(match.group(1))] = yaml.safe_load(match.group(2))
+    return configs
+
+
+def onnx_lineage(path: Path) -> list[dict[str, Any]]:
     """The training stages behind an exported file, from the model card beside it (empty when unknown).
 
-    The card must describe this very file (same sha256), and each stage's config must still be in the repository.
+    The card must describe this very file (same sha256). Each stage's whole config comes from the card:
+    ``settings`` in model_card.json (cards written since the recipe became one), else the stage's YAML block in
+    MODEL_CARD.md (older cards, whose stages named config files that are gone from training/configs).
     """
     path = Path(path)
     card = path.with_name("model_card.json")
@@ -154,12 +164,14 @@ def onnx_lineage(path: Path, configs: Path = CONFIGS) -> list[dict[str, Any]]:
     if info.get("sha256") != file_sha256(path):
         log.warning("%s describes another file than %s: its stages are not carried over", card, path)
         return []
+    markdown = path.with_name("MODEL_CARD.md")
+    written = card_configs(markdown.read_text()) if markdown.is_file() else {}
     lineage = []
-    for stage in info.get("stages", []):
-        config = Path(configs) / f"{stage['config']}.yaml"
-        if not config.is_file():
-            log.warning("config %s of an earlier stage is gone: stages are not carried over", config)
+    for n, stage in enumerate(info.get("stages", []), 1):
+        config = stage.get("settings") or written.get(n)
+        if not config or config.get("name") != stage["config"]:
+            log.warning("the card of %s lacks the config of stage %d: stages are not carried over", path, n)
             return []
-        lineage.append({"config": load_config(config).to_dict(), "iterations": int(stage["iterations"]),
-                        "elapsed": float(stage["seconds"])})  # fmt: skip
+        lineage.append({"config": config, "iterations": int(stage["iterations"]), "elapsed": float(stage["seconds"]),
+                        "segments": stage.get("segments", [])})  # fmt: skip
     return lineage

@@ -1,9 +1,10 @@
 """Export a trained checkpoint as the package's default model and write its model card.
 
-python -m training.ship --checkpoint runs/camvid_stdc1_cpu/last.pt [--out models/stdc1_camvid.onnx]
+python -m training.ship --checkpoint ~/stdc_runs/camvid_final/last.pt --selection val [--out models/stdc1_camvid.onnx]
 
-The card records what a user needs to trust or reproduce the file: data and protocol, config, iterations,
-hardware, training time, the test scores measured on the exported ONNX itself, and the producing commit.
+The card records what a user needs to trust or reproduce the file: data and protocol (``--selection``: how the
+recipe and the shipped checkpoint were chosen, and so whether its test score is a clean one), config,
+iterations, hardware, training time, the test scores measured on the exported ONNX itself, and the commit.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from stdc_ros.bag.plots import plot_iou_bars
 from stdc_ros.bench.runtimes import cpu_name
 from stdc_ros.labels import load_label_set
 from stdc_ros.metrics import ConfusionMatrix
+from stdc_ros.model_tools.int8_card import render_section
 from stdc_ros.network import build_stdc
 from stdc_ros.runtime import create_runtime
 from stdc_ros.runtime.engine_cache import file_sha256
@@ -44,6 +46,15 @@ def _git(*args: str) -> str:
 
 
 BN_SOURCES = ("crops", "frames")
+# --selection: what the choice of recipe and checkpoint saw, for the card's protocol paragraph.
+SELECTION = {
+    "val": "The recipe was decided on CamVid val (training on train only, short schedules), then trained on "
+    "train + val, and test was scored once, for this card (no selection on test).",
+    "fixed": "The recipe was fixed before any test score was seen (no selection on test).",
+    "test": "The recipes of the later stages were chosen after seeing the earlier stages' test scores, and this "
+    "model was shipped because it scored higher on test than the one before it: a selection on test, so the test "
+    "score below is somewhat optimistic (train + val both train, so nothing else was held out).",
+}
 BN_SOURCE_WORDS = {"crops": "augmented training crops", "frames": "whole training frames"}
 
 
@@ -67,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="average with the mirrored image inside the graph (test-time flip; twice the inference cost)",
     )
+    parser.add_argument(
+        "--selection",
+        choices=sorted(SELECTION),
+        default=None,
+        help="how the recipe and checkpoint were chosen: val (decided on val, test scored once), fixed (recipe "
+        "fixed in advance), test (stages kept because they scored higher on test). Required unless --card-only "
+        "reuses the card's",
+    )
     parser.add_argument("--ablation", type=Path, default=None, help="ablation.json written by training.ablation")
     parser.add_argument("--notes", type=Path, default=None, help="Markdown put in the card after the scores")
     parser.add_argument(
@@ -79,7 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     state = load_training_checkpoint(args.checkpoint)
     stages = training_stages(state)
     card_path = args.out.parent / "model_card.json"
+    if not args.card_only and not args.selection:
+        parser.error("--selection is required: say how the recipe and the shipped checkpoint were chosen")
     card = load_card(card_path, args.out, parser) if args.card_only else export_and_score(state, stages, args)
+    card["selection"] = args.selection or card.get("selection")
+    if card["selection"] not in SELECTION:
+        parser.error(f"{card_path} records no selection protocol: give --selection")
     if args.ablation:
         if not args.ablation.is_file():
             parser.error(f"ablation results not found: {args.ablation}")
@@ -160,7 +184,14 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
         "iterations": sum(stage["iterations"] for stage in stages),
         "training_seconds": sum(stage["elapsed"] for stage in stages),
         "stages": [
-            {"config": stage["config"]["name"], "iterations": stage["iterations"], "seconds": stage["elapsed"]}
+            # the whole config travels with the card: training.onnx_import rebuilds the lineage from it
+            {
+                "config": stage["config"]["name"],
+                "iterations": stage["iterations"],
+                "seconds": stage["elapsed"],
+                "settings": stage["config"],
+                "segments": stage.get("segments", []),
+            }
             for stage in stages
         ],
         "hardware": args.hardware or f"{cpu_name()}, {torch.get_num_threads()} threads (CPU only)",
@@ -175,7 +206,8 @@ def export_and_score(state: dict[str, Any], stages: list[dict[str, Any]], args: 
 
 def training_stages(state: dict[str, Any]) -> list[dict[str, Any]]:
     """Every stage that led to this checkpoint, oldest first: (config, iterations, elapsed seconds)."""
-    final = {"config": state["config"], "iterations": int(state["iteration"]), "elapsed": float(state["elapsed"])}
+    final = {"config": state["config"], "iterations": int(state["iteration"]), "elapsed": float(state["elapsed"]),
+             "segments": state.get("segments", [])}  # fmt: skip
     return [*state.get("lineage", []), final]
 
 
@@ -194,9 +226,16 @@ def describe_stage(n: int, stage: dict[str, Any]) -> list[str]:
     t, d, o, loss = cfg["train"], cfg["data"], cfg["optim"], cfg["loss"]
     weights = loss.get("class_weights", "none")
     start = "from scratch" if n == 1 else f"from the end of stage {n - 1}"
+    source = Path("training/configs") / f"{cfg['name']}.yaml"
+    where = f"`{source}`" if source.is_file() else f"`{cfg['name']}` (its config is at the end of this card)"
+    ran = "; ".join(
+        f"iterations {s['from']}-{s['to']} on {s['hardware']}, {s['precision']}, {s['seconds'] / 3600:.2f} h"
+        for s in stage.get("segments", [])
+    )
     return [
-        f"### Stage {n}: `training/configs/{cfg['name']}.yaml`, {start}",
+        f"### Stage {n}: {where}, {start}",
         "",
+        *([f"- Ran: {ran}."] if ran else []),
         f"- {stage['iterations']} iterations, batch {t['batch_size']}, crops {d['crop'][0]}x{d['crop'][1]} at "
         f"scales {d['scale'][0]}-{d['scale'][1]}, colour jitter {d['jitter']}, flips; "
         f"{stage['elapsed'] / 3600:.2f} h (sum of iteration times).",
@@ -207,10 +246,17 @@ def describe_stage(n: int, stage: dict[str, Any]) -> list[str]:
         + (" + detail BCE + Dice" if loss["use_detail"] else " (no detail loss)")
         + ", all weight 1.",
         f"- Curves: ![stage {n} curves](figures/stage{n}_curves.png) (logs: `figures/stage{n}_train_log.csv`, "
-        f"`figures/stage{n}_val_log.csv`; validation mIoU on the first {t['val_limit'] or 'all'} test frames, "
-        "for monitoring only).",
+        f"`figures/stage{n}_val_log.csv`; validation mIoU on {monitored(cfg)}, for monitoring only).",
         "",
     ]
+
+
+def monitored(cfg: dict[str, Any]) -> str:
+    """The frames a stage's validation curve was measured on, in words."""
+    split, limit = cfg["data"].get("val_split", "test"), cfg["train"]["val_limit"]
+    if "test_split" not in cfg["data"]:  # configs before the protocol fix took the first N frames
+        return f"the first {limit or 'all'} {split} frames"
+    return f"{limit} {split} frames spread over the split" if limit else f"all {split} frames"
 
 
 def describe_averaging(iterations: list[int]) -> list[str]:
@@ -225,18 +271,21 @@ def describe_averaging(iterations: list[int]) -> list[str]:
 def describe_ablation(ablation: dict[str, Any] | None, names: list[str]) -> list[str]:
     if not ablation:
         return [
-            "Not run yet: `python -m training.ablation --config training/configs/camvid_stdc1_cpu_ablation.yaml` "
-            "trains one schedule with and without the detail loss and scores both on test.",
+            "Not run yet: `make ablation` (`python -m training.ablation --config "
+            "training/configs/camvid_ablation.yaml`) trains one schedule with and without the detail loss and scores "
+            "both on val.",
         ]
     arms = [ablation["with_detail"], ablation["without_detail"]]
     cfg = ablation["config"]
+    split = ablation.get("split", "test")  # ablations before the protocol fix were scored on test
+    frames = arms[0].get("frames", arms[0].get("test_frames"))
     lines = [
         f"Schedule `{ablation['schedule']}` trained twice from scratch, identical except for the detail loss: "
         f"{arms[0]['iterations']} iterations, batch {cfg['train']['batch_size']}, crops "
         f"{cfg['data']['crop'][0]}x{cfg['data']['crop'][1]}, lr {cfg['optim']['lr']}; {ablation['data']}; "
-        f"{ablation['hardware']}. Scored with PyTorch on all {arms[0]['test_frames']} test frames at 360x480.",
+        f"{ablation['hardware']}. Scored with PyTorch on all {frames} {split} frames at 360x480.",
         "",
-        "| | detail loss | test mIoU (%) | pixel accuracy (%) | " + " | ".join(names) + " |",
+        f"| | detail loss | {split} mIoU (%) | pixel accuracy (%) | " + " | ".join(names) + " |",
         "|---|---|---|---|" + "---|" * len(names),
     ]
     for name, arm in zip(("with detail guidance", "without"), arms):
@@ -310,15 +359,14 @@ def render_card(
         "",
         "## Data and protocol",
         "",
-        f"CamVid 11-class split at 360x480 (`../shared/camvid`): trained on {' + '.join(d['train_splits'])} "
-        f"(468 frames), scored on test ({card.get('test_frames', 233)} frames), as the STDC and BiSeNet papers do "
-        "for CamVid. "
+        f"CamVid 11-class split at 360x480 (`../shared/camvid`): trained on {' + '.join(d['train_splits'])}, "
+        f"scored on test ({card.get('test_frames', 233)} frames), as the STDC and BiSeNet papers do for CamVid. "
         + (
-            "The reported weights are the average of the last stage's snapshots, which its config fixes in advance "
-            "(no selection on test)."
+            "The reported weights are the average of the last stage's snapshots, which its config fixes in advance. "
             if card.get("averaged_iterations")
-            else "The reported checkpoint is the last one of the last stage (no selection on test)."
-        ),
+            else "The reported checkpoint is the last one of the last stage. "
+        )
+        + SELECTION[card["selection"]],
         "",
         "## Training",
         "",
@@ -348,6 +396,8 @@ def render_card(
     ]
     if notes:
         lines += [notes, ""]
+    if card.get("int8"):  # the INT8 twin's section (stdc-ros export --int8 --card); a new FP32 file drops it
+        lines += [render_section(card["int8"], result), ""]
     lines += ["## Detail-guidance ablation", ""]
     lines += describe_ablation(card.get("ablation"), list(result["per_class_iou"]))
     for n, stage in enumerate(stages, 1):

@@ -3,7 +3,9 @@
 Single process (CPU or one GPU) or ``torchrun --nproc_per_node=N -m training.train ...`` (DDP).
 Exact resume: the run folder's ``last.pt`` holds model, optimizer, scheduler, AMP scaler, RNG and iteration,
 and each sample's augmentation is seeded from (seed, epoch, position), so an interrupted run continues
-with the very batches it would have seen.
+with the very batches it would have seen (also on another device: a GPU run can be finished on the CPU).
+Precision (``train.precision``): see training.precision. Throughput (steps/s, images/s and the share of the
+time spent waiting for the data loader) is printed once the first steps are done and logged with the losses.
 """
 
 from __future__ import annotations
@@ -25,21 +27,25 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 
+from stdc_ros.bench.runtimes import cpu_name
 from stdc_ros.network import STDCSeg, build_stdc
 from stdc_ros.network.checkpoint import FORMAT as MODEL_FORMAT
 from stdc_ros.network.checkpoint import read_checkpoint
 
 from .class_weights import build_class_weights
 from .config import ExperimentConfig, load_config
-from .datasets import build_dataset
+from .datasets import SegmentationDataset, build_dataset
 from .evaluate import evaluate_model
+from .handoff import read_handoff
 from .losses import LossWeights, STDCLoss
 from .onnx_import import import_onnx, onnx_lineage
 from .plots import plot_curves
+from .precision import resolve_precision
 from .transforms import EvalTransform, TrainTransform
 
 log = logging.getLogger("training")
 TRAIN_FORMAT = "stdc_ros.train/1"
+START_STEPS = 10  # steps timed for the throughput printed at start
 
 
 @dataclass
@@ -159,6 +165,57 @@ def model_payload(model: STDCSeg) -> dict[str, Any]:
     }
 
 
+def check_protocol(cfg: ExperimentConfig) -> None:
+    """Monitoring and training never touch the test split: it is scored once, after training."""
+    d = cfg.data
+    if d.val_split == d.test_split:
+        raise ValueError(
+            f"data.val_split is the test split ({d.test_split!r}): monitor on val (or a fixed subset of train, "
+            "data.val_split=train with train.val_limit); the test split is scored once, after training"
+        )
+    if d.test_split in d.train_splits:
+        raise ValueError(f"data.train_splits {d.train_splits} include the test split {d.test_split!r}")
+
+
+def spread_subset(dataset: SegmentationDataset, count: int) -> None:
+    """Keep ``count`` samples spread evenly over ``dataset`` (a fixed subset covering every sequence)."""
+    if 0 < count < len(dataset):
+        picks = np.linspace(0, len(dataset) - 1, count).round().astype(int)
+        dataset.pairs = [dataset.pairs[i] for i in picks]
+
+
+@dataclass
+class Throughput:
+    """Steps, images and loader wait over a window of iterations."""
+
+    images_per_step: int
+    steps: int = 0
+    wait: float = 0.0  # seconds spent waiting for the next batch
+    total: float = 0.0  # seconds of whole iterations (wait + compute)
+
+    def add(self, wait: float, total: float) -> None:
+        self.steps += 1
+        self.wait += wait
+        self.total += total
+
+    def summary(self) -> dict[str, float]:
+        """steps_per_s, images_per_s, loader_wait (a fraction of the time); NaN before any timed step."""
+        if not self.steps or self.total <= 0:
+            return dict.fromkeys(("steps_per_s", "images_per_s", "loader_wait"), math.nan)
+        return {"steps_per_s": self.steps / self.total, "images_per_s": self.steps * self.images_per_step / self.total,
+                "loader_wait": self.wait / self.total}  # fmt: skip
+
+    def reset(self) -> None:
+        self.steps, self.wait, self.total = 0, 0.0, 0.0
+
+
+def format_throughput(rate: dict[str, float]) -> str:
+    return (
+        f"{rate['steps_per_s']:.3f} steps/s ({1 / rate['steps_per_s']:.3f} s/step), "
+        f"{rate['images_per_s']:.2f} images/s, loader wait {100 * rate['loader_wait']:.1f}% of the time"
+    )
+
+
 def load_training_checkpoint(path: Path) -> dict[str, Any]:
     """A training checkpoint's state (ModelFileError if missing or unreadable, ValueError if another kind)."""
     state = read_checkpoint(path)
@@ -168,13 +225,18 @@ def load_training_checkpoint(path: Path) -> dict[str, Any]:
 
 
 class Trainer:
-    def __init__(self, cfg: ExperimentConfig, dist_info: Dist | None = None) -> None:
+    def __init__(self, cfg: ExperimentConfig, dist_info: Dist | None = None, initialise: bool = True) -> None:
+        """``initialise=False`` skips ``init_from`` (a run about to be resumed gets its weights from last.pt)."""
         self.cfg = cfg
         self.dist = dist_info or Dist()
         self.out = Path(cfg.output)
         self.device = torch.device(f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu")
+        check_protocol(cfg)
+        self.precision = resolve_precision(cfg.train.precision, self.device.type)
         if self.device.type == "cpu" and cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
         torch.manual_seed(cfg.train.seed)
         random.seed(cfg.train.seed)
         np.random.seed(cfg.train.seed)
@@ -186,8 +248,7 @@ class Trainer:
             train_set.pairs = train_set.pairs[: d.limit]
         self.train_set = SeededSamples(train_set, cfg.train.seed)
         self.val_set = build_dataset(d.dataset, Path(d.root), [d.val_split], EvalTransform())
-        if cfg.train.val_limit:
-            self.val_set.pairs = self.val_set.pairs[: cfg.train.val_limit]
+        spread_subset(self.val_set, cfg.train.val_limit)
 
         model = build_stdc(cfg.model.variant, cfg.model.num_classes)
         if self.dist.world > 1:
@@ -205,8 +266,7 @@ class Trainer:
         o = cfg.optim
         self.optimizer = torch.optim.SGD(param_groups(self.model, cfg), lr=o.lr, momentum=o.momentum)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda it: lr_factor(it, cfg))
-        self.use_amp = cfg.train.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.needs_scaler)
         lw = cfg.loss
         self.class_weights = build_class_weights(lw.class_weights, train_set)
         if self.class_weights is not None:
@@ -221,7 +281,8 @@ class Trainer:
         self.best_miou = -1.0
         self.elapsed = 0.0  # seconds of training over all resumed runs
         self.lineage: list[dict[str, Any]] = []  # earlier stages this run's weights started from
-        if cfg.init_from:
+        self.segments: list[dict[str, Any]] = []  # where and how each stretch of this run's iterations ran
+        if cfg.init_from and initialise:
             self.init_from(Path(cfg.init_from), train_set)
 
     # --- checkpoints -------------------------------------------------------------------------------
@@ -238,6 +299,7 @@ class Trainer:
             "rng": rng_state(),
             "config": self.cfg.to_dict(),
             "lineage": self.lineage,
+            "segments": self.segments,
         }
 
     def save(self, name: str) -> Path:
@@ -248,17 +310,20 @@ class Trainer:
         return path
 
     def resume(self, path: Path) -> None:
-        state = load_training_checkpoint(path)
+        """Continue from a training checkpoint, or from a handoff folder (training.handoff) of another machine."""
+        state = read_handoff(path) if Path(path).is_dir() else load_training_checkpoint(path)
         if state.get("averaged_from"):
             raise ValueError(f"{path} is a weight average (no optimizer state): ship it or use it as init_from")
         self.model.load_state_dict(state["model_checkpoint"]["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        if state["scaler"] and self.scaler.is_enabled():  # empty when saved by a run without loss scaling
+            self.scaler.load_state_dict(state["scaler"])
         self.iteration = int(state["iteration"])
         self.best_miou = float(state["best_miou"])
         self.elapsed = float(state.get("elapsed", 0.0))
         self.lineage = list(state.get("lineage", []))
+        self.segments = list(state.get("segments", []))
         set_rng_state(state["rng"])
         log.info("resumed from %s at iteration %d", path, self.iteration)
 
@@ -278,7 +343,7 @@ class Trainer:
         state = load_training_checkpoint(path)
         self.model.load_state_dict(state["model_checkpoint"]["model"])
         stage = {"config": state["config"], "iterations": int(state["iteration"]),
-                 "elapsed": float(state.get("elapsed", 0.0))}  # fmt: skip
+                 "elapsed": float(state.get("elapsed", 0.0)), "segments": state.get("segments", [])}  # fmt: skip
         self.lineage = [*state.get("lineage", []), stage]
         log.info("initialised from %s (%d iterations)", path, stage["iterations"])
 
@@ -286,13 +351,17 @@ class Trainer:
     def loader(self) -> DataLoader:
         c = self.cfg
         sampler = ResumableSampler(len(self.train_set), c.train.batch_size, c.train.seed, self.dist, self.iteration)
+        workers = c.data.workers
+        if workers:  # decode every frame once, before the workers fork, so that they share the decoded frames
+            self.train_set.dataset.preload()
         return DataLoader(
             self.train_set,
             batch_size=c.train.batch_size,
             sampler=sampler,
-            num_workers=c.data.workers,
+            num_workers=workers,
             pin_memory=self.device.type == "cuda",
-            persistent_workers=c.data.workers > 0,
+            persistent_workers=workers > 0,
+            prefetch_factor=c.data.prefetch if workers else None,
         )
 
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -301,7 +370,7 @@ class Trainer:
         if self.cfg.train.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         self.ddp.train()
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
+        with self.precision.autocast():
             outputs = self.ddp(images)
         outputs = type(outputs)(*(o.float() for o in outputs))
         loss, terms = self.criterion(outputs, labels)
@@ -332,6 +401,31 @@ class Trainer:
             and (self.iteration % c.snapshot_interval == 0)
         )
 
+    def hardware(self) -> str:
+        if self.device.type == "cuda":
+            return f"{torch.cuda.get_device_name(self.device)} x {self.dist.world} (GPU)"
+        return f"{cpu_name()}, {torch.get_num_threads()} threads (CPU)"
+
+    def _record_segment(self, start: int, seconds: float) -> None:
+        """Count iterations ``start``..now as run on this machine (merged with the last stretch if the same)."""
+        here = {"hardware": self.hardware(), "precision": self.precision.name}
+        last = self.segments[-1] if self.segments else None
+        if last and {k: last[k] for k in here} == here and last["to"] == start:
+            last["to"], last["seconds"] = self.iteration, last["seconds"] + seconds
+        elif self.iteration > start:
+            self.segments.append({**here, "from": start, "to": self.iteration, "seconds": seconds})
+
+    def describe(self) -> str:
+        """What this run is and where it writes, for the log at start."""
+        c = self.cfg
+        return (
+            f"run {c.name}: folder {self.out.resolve()}; {self.hardware()}; precision {self.precision.name} "
+            f"({self.precision.reason}); channels_last {c.train.channels_last}; batch {c.train.batch_size} x "
+            f"{self.dist.world} process(es); data loader workers {c.data.workers}; {len(self.train_set)} training "
+            f"frames ({'+'.join(c.data.train_splits)}), monitoring on {len(self.val_set)} {c.data.val_split} frames; "
+            f"iteration {self.iteration} of {c.train.iters}"
+        )
+
     def fit(self, max_seconds: float = 0.0) -> dict[str, Any] | None:
         """Train to ``train.iters`` (or stop after ``max_seconds``, saving ``last.pt``); returns last validation."""
         from tqdm import tqdm
@@ -340,24 +434,45 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.dist.main:
             (self.out / "config.yaml").write_text(_dump_yaml(self.cfg.to_dict()))
+            log.info("%s", self.describe())
         writer = _tensorboard(self.out) if self.dist.main else None
         bar = tqdm(total=c.iters, initial=self.iteration, disable=not self.dist.main, desc="train", unit="it")
         started = time.monotonic()
         last_val = None
         window: list[dict[str, float]] = []
+        rate = Throughput(c.batch_size * self.dist.world)  # over each log interval
+        start_rate = Throughput(c.batch_size * self.dist.world)  # over the first steps, reported once
+        warmup = self.iteration + 1  # the first step builds kernels and starts workers: not timed
+        report_at = warmup + START_STEPS
         batches = iter(self.loader())
         while self.iteration < c.iters:
             t0 = time.monotonic()
             images, labels = next(batches)
+            t1 = time.monotonic()
             terms = self.step(images, labels)
             self.iteration += 1
-            self.elapsed += time.monotonic() - t0
+            t2 = time.monotonic()
+            self.elapsed += t2 - t0
+            self._record_segment(self.iteration - 1, t2 - t0)
+            if self.iteration > warmup:
+                rate.add(t1 - t0, t2 - t0)
+                start_rate.add(t1 - t0, t2 - t0)
             window.append(terms)
             bar.update(1)
+            if self.dist.main and self.iteration == report_at:
+                now = start_rate.summary()
+                left = (c.iters - self.iteration) / now["steps_per_s"] / 3600
+                bar.write(f"throughput at start: {format_throughput(now)}; the remaining "
+                          f"{c.iters - self.iteration} iterations take about {left:.2f} h at this rate")  # fmt: skip
             if self.dist.main and (self.iteration % c.log_interval == 0 or self.iteration == c.iters):
                 mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+                mean.update(rate.summary())
                 window.clear()
-                bar.set_postfix(loss=f"{mean['loss']:.3f}", lr=f"{mean['lr']:.2e}")
+                rate.reset()
+                postfix = {"loss": f"{mean['loss']:.3f}", "lr": f"{mean['lr']:.2e}"}
+                if not math.isnan(mean["steps_per_s"]):
+                    postfix.update(img_s=f"{mean['images_per_s']:.1f}", wait=f"{100 * mean['loader_wait']:.0f}%")
+                bar.set_postfix(postfix)
                 _append_csv(self.out / "train_log.csv", {"iteration": self.iteration, "seconds": self.elapsed, **mean})
                 if writer:
                     for k, v in mean.items():
@@ -366,7 +481,7 @@ class Trainer:
             if self.dist.main and c.val_interval and (self.iteration % c.val_interval == 0 or done):
                 last_val = self.validate()
                 _append_csv(self.out / "val_log.csv", last_val)
-                bar.write(f"iter {self.iteration}: val mIoU {last_val['miou'] * 100:.2f}")
+                bar.write(f"iter {self.iteration}: {self.cfg.data.val_split} mIoU {last_val['miou'] * 100:.2f}")
                 if writer:
                     writer.add_scalar("val/miou", last_val["miou"], self.iteration)
                 if last_val["miou"] > self.best_miou:
@@ -418,19 +533,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True, help="experiment YAML under training/configs/")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt if it exists")
+    parser.add_argument(
+        "--resume-from",
+        type=Path,
+        default=None,
+        help="continue from this checkpoint or handoff folder (e.g. a GPU run's) instead of OUTPUT/last.pt",
+    )
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop (and save) after this long")
     parser.add_argument("overrides", nargs="*", help="config overrides such as train.iters=100")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     cfg = load_config(args.config, args.overrides)
     dist_info = setup_distributed()
-    trainer = Trainer(cfg, dist_info)
     last = Path(cfg.output) / "last.pt"
-    if args.resume and last.exists():
-        trainer.resume(last)
+    source = args.resume_from or (last if args.resume and last.exists() else None)
+    trainer = Trainer(cfg, dist_info, initialise=source is None)  # resume() brings the weights and lineage
+    if source is not None:
+        trainer.resume(source)
     result = trainer.fit(max_seconds=args.max_minutes * 60.0)
     if dist_info.main and result:
-        print(f"final val mIoU {result['miou'] * 100:.2f} at iteration {result['iteration']}")
+        print(f"final {cfg.data.val_split} mIoU {result['miou'] * 100:.2f} at iteration {result['iteration']}")
     if dist_info.world > 1:
         dist.destroy_process_group()
     return 0

@@ -13,9 +13,11 @@ import pytest
 pytest.importorskip("torch")  # needs torch: skipped where it is absent (a ROS install, .venv-jazzy)
 
 import torch
+import yaml
 
 from stdc_ros.errors import ModelFileError
 from stdc_ros.network import load_checkpoint_model
+from training.config import load_config
 from training.onnx_import import import_onnx, onnx_lineage, read_onnx_network
 
 from .test_training_smoke import smoke_config
@@ -81,18 +83,38 @@ def test_lineage_comes_from_the_card_of_this_very_file(tiny_onnx: Path, tmp_path
     model = tmp_path / "model.onnx"
     shutil.copyfile(tiny_onnx, model)
     assert onnx_lineage(model) == []  # no card
-    stages = [{"config": "camvid_stdc1_cpu", "iterations": 3000, "seconds": 7000.0},
-              {"config": "camvid_stdc1_cpu_stage2", "iterations": 4800, "seconds": 8000.0}]  # fmt: skip
+    first = load_config(None, ["name=stage_a", "train.iters=3000"]).to_dict()
+    second = load_config(None, ["name=stage_b", "loss.class_weights=enet"]).to_dict()
+    stages = [{"config": "stage_a", "iterations": 3000, "seconds": 7000.0, "settings": first},
+              {"config": "stage_b", "iterations": 4800, "seconds": 8000.0, "settings": second}]  # fmt: skip
     card = {"sha256": hashlib.sha256(model.read_bytes()).hexdigest(), "stages": stages}
     (tmp_path / "model_card.json").write_text(json.dumps(card))
     lineage = onnx_lineage(model)
     assert [(s["config"]["name"], s["iterations"], s["elapsed"]) for s in lineage] == [
-        ("camvid_stdc1_cpu", 3000, 7000.0),
-        ("camvid_stdc1_cpu_stage2", 4800, 8000.0),
+        ("stage_a", 3000, 7000.0),
+        ("stage_b", 4800, 8000.0),
     ]
     assert lineage[1]["config"]["loss"]["class_weights"] == "enet"
+    # older cards keep the configs only in MODEL_CARD.md's "Config of stage N" blocks
+    old = {**card, "stages": [{k: v for k, v in s.items() if k != "settings"} for s in stages]}
+    (tmp_path / "model_card.json").write_text(json.dumps(old))
+    assert onnx_lineage(model) == []  # neither source: not carried over
+    blocks = [f"## Config of stage {n}\n\n```yaml\n{yaml.safe_dump(c, sort_keys=False).rstrip()}\n```\n"
+              for n, c in enumerate((first, second), 1)]  # fmt: skip
+    (tmp_path / "MODEL_CARD.md").write_text("# Model card\n\n" + "\n".join(blocks))
+    assert onnx_lineage(model) == lineage
     (tmp_path / "model_card.json").write_text(json.dumps({**card, "sha256": "0" * 64}))
     assert onnx_lineage(model) == []  # a card about another file
+
+
+def test_the_shipped_card_still_gives_its_eleven_stages(repo_root: Path) -> None:
+    shipped = repo_root / "models" / "stdc1_camvid.onnx"
+    card = json.loads((repo_root / "models" / "model_card.json").read_text())
+    if not shipped.is_file() or card.get("sha256") != hashlib.sha256(shipped.read_bytes()).hexdigest():
+        pytest.skip("the shipped model and its card differ (a new model being shipped)")
+    lineage = onnx_lineage(shipped)
+    assert [s["iterations"] for s in lineage] == [s["iterations"] for s in card["stages"]]
+    assert lineage[-1]["config"]["name"] == card["stages"][-1]["config"]
 
 
 def test_a_stage_can_start_from_the_shipped_onnx(camvid_root: Path, tiny_checkpoint: Path, tiny_onnx: Path,

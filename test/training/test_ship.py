@@ -57,11 +57,16 @@ def test_ship_writes_a_card_with_both_stages_and_scores_measured_on_the_onnx(cam
     notes.write_text("**Honest status:** a two-iteration smoke model.\n")
     out = tmp_path / "models" / "m.onnx"
     argv = ["--checkpoint", str(tmp_path / "s2/last.pt"), "--out", str(out), "--data-root", str(data)]
-    assert ship.main([*argv, "--input-size", "96", "128", "--notes", str(notes), "--flip-average"]) == 0
+    with pytest.raises(SystemExit):  # the card must say how the recipe and checkpoint were chosen
+        ship.main([*argv, "--input-size", "96", "128"])
+    shipped = [*argv, "--input-size", "96", "128", "--notes", str(notes), "--flip-average", "--selection", "val"]
+    assert ship.main(shipped) == 0
 
     card = json.loads((out.parent / "model_card.json").read_text())
     assert card["iterations"] == 2 and [s["iterations"] for s in card["stages"]] == [1, 1]
     assert card["flip_average"] and read_model_metadata(out).flip_average
+    assert card["selection"] == "val" and card["stages"][1]["settings"]["loss"]["class_weights"] == "enet"
+    assert [(s["from"], s["to"]) for s in card["stages"][0]["segments"]] == [(0, 1)]
     # the card's mIoUs are what the shipped file itself scores on the (tiny) test split, with and without its
     # mirrored pass
     assert card["test"]["miou"] == pytest.approx(independent_miou(out, data, test_time_flip=True), rel=1e-12)
@@ -73,6 +78,8 @@ def test_ship_writes_a_card_with_both_stages_and_scores_measured_on_the_onnx(cam
     assert "ENet class weights" in text and "Honest status" in text and "## Config of stage 2" in text
     assert "on its mirror image, logits averaged" in text and "with the graph's own flip averaging" in text
     assert "--single-pass" in text and f"**{100 * single:.2f}**" in text
+    assert ship.SELECTION["val"] in text and "no selection on test" in text
+    assert "validation mIoU on 2 val frames spread over the split" in text and "- Ran: iterations 0-1 on" in text
     for name in ("stage1_curves.png", "stage2_train_log.csv", "test_iou_per_class.png", "test_confusion.png"):
         assert (out.parent / "figures" / name).is_file(), name
 
@@ -80,9 +87,13 @@ def test_ship_writes_a_card_with_both_stages_and_scores_measured_on_the_onnx(cam
     notes.write_text("**Update:** notes written again.\n")
     assert ship.main([*argv, "--notes", str(notes), "--card-only"]) == 0
     again = json.loads((out.parent / "model_card.json").read_text())
-    assert again["test"] == card["test"] and again["sha256"] == card["sha256"]
+    assert again["test"] == card["test"] and again["sha256"] == card["sha256"] and again["selection"] == "val"
     text = (out.parent / "MODEL_CARD.md").read_text()
     assert "notes written again" in text and "Honest status" not in text and "96x128" in text
+    # a selection on test is said as such, never as "no selection on test"
+    assert ship.main([*argv, "--card-only", "--selection", "test"]) == 0
+    text = (out.parent / "MODEL_CARD.md").read_text()
+    assert ship.SELECTION["test"] in text and "no selection on test" not in text
     out.write_bytes(out.read_bytes() + b"\0")  # no longer the file the card describes
     with pytest.raises(SystemExit):
         ship.main([*argv, "--card-only"])
