@@ -49,7 +49,8 @@ def inference_rows(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
             target = row(r["model"], r["threads"])
             target["utilisation_pct"] = r["utilisation_pct"]
             target["peak_gops"] = r["peak_gops"]
-            target.setdefault("ort_network_ms", r["p50_ms"])
+            if r.get("p50_ms") is not None:  # when the peers section did not run
+                target.setdefault("ort_network_ms", r["p50_ms"])
     for (model, threads), r in table.items():
         fp32 = table.get(("FP32", threads), {}).get("ort_network_ms")
         if model != "FP32" and fp32 and r.get("ort_network_ms"):

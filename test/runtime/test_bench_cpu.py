@@ -194,3 +194,38 @@ def test_gpu_script_dry_run_on_cpu_writes_its_json(tiny_model: Path, tmp_path: P
     # the ONNX Runtime rows of the exported network run, or the JSON says why they could not
     assert exported <= rows or report["skipped"]
     assert all(r["iters"] == 1 and r["fps"] > 0 for r in report["rows"])
+
+
+def test_summary_puts_fp32_int8_peers_utilisation_and_camera_side_by_side() -> None:
+    from stdc_ros.bench.summary import build_summary
+
+    def peer(model: str, runtime: str, call: str, threads: int, p50: float) -> dict:
+        return {"model": model, "runtime": runtime, "call": call, "threads": threads, "p50_ms": p50}
+
+    sections = {
+        "peers": {
+            "rows": [
+                peer("FP32", "onnxruntime", "network", 1, 60.0),
+                peer("INT8", "onnxruntime", "network", 1, 30.0),
+                peer("INT8", "openvino", "network", 1, 40.0),
+                peer("INT8", "onnxruntime", "frame", 1, 32.0),
+            ]
+        },
+        "physical": {
+            "rows": [
+                {"model": "INT8", "threads": 1, "backend": "onnxruntime", "utilisation_pct": 25.0, "peak_gops": 900.0},
+                {"peaks": []},
+            ]
+        },
+        "camera30": {
+            "rows": [
+                camera_row(CameraSettings(Path("x_int8.onnx"), "INT8"), 300, 295, 5, 40.0, 80.0, 20.0, 10.0),
+            ]
+        },
+    }
+    rows, text = build_summary(sections, "Test CPU, 2 logical CPUs")
+    fp32, int8 = rows
+    assert (fp32["model"], int8["model"]) == ("FP32", "INT8")
+    assert int8["speedup_vs_fp32"] == pytest.approx(2.0) and int8["ov_network_ms"] == 40.0
+    assert int8["utilisation_pct"] == 25.0 and int8["ort_fps"] == pytest.approx(1000 / 32)
+    assert text.startswith("CPU: Test CPU") and "camera30: 30 Hz 360x480 camera, INT8" in text and ": met)" in text
