@@ -69,21 +69,31 @@ bench-gpu:
 soak: $(STAMP)
 	$(VENV)/bin/stdc-ros soak
 
+# The CamVid recipe (training/configs, models/NOTES.md): decide on val, then the final run on train + val, each
+# resumable from its last.pt under $STDC_RUNS (default ~/stdc_runs): run `make train` again to carry on.
+# MINUTES=N stops (and saves) after N minutes; 0: no limit.
+MINUTES ?= 0
 train: $(STAMP)
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage2.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage3.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage4.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage5.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage6.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage7.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage8.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage9.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage10.yaml --resume
-	$(PY) -m training.train --config training/configs/camvid_stdc1_cpu_stage11.yaml --resume
+	$(PY) -m training.recipe --max-minutes $(MINUTES)
 
 ablation: $(STAMP)
-	$(PY) -m training.ablation --config training/configs/camvid_stdc1_cpu_ablation.yaml --resume
+	$(PY) -m training.ablation --config training/configs/camvid_ablation.yaml --resume
+
+# A GPU stretch of the final run: `make pack` here (CamVid train + val, 35 MiB), carry build/ to a machine
+# with one NVIDIA GPU, `make train-gpu` there (plain python3, no venv), then `make train-from-gpu` here.
+PACK ?= build/camvid_trainval.tar
+GPU_RUN ?= /tmp/stdc_gpu_run
+HANDOFF ?= $(GPU_RUN)/handoff
+GPU_MINUTES ?= 8
+.PHONY: pack train-gpu train-from-gpu
+pack: $(STAMP)
+	$(PY) -m training.pack --out $(PACK)
+
+train-gpu:
+	$(PYTHON) -m training.gpu_run --pack $(PACK) --out $(GPU_RUN) --minutes $(GPU_MINUTES) --handoff $(HANDOFF)
+
+train-from-gpu: $(STAMP)
+	$(PY) -m training.train --config training/configs/camvid_final.yaml --resume-from $(HANDOFF) --max-minutes $(MINUTES)
 
 clean:
 	rm -rf $(VENV) $(JAZZY_VENV) build install log *.egg-info
