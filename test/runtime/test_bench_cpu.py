@@ -166,6 +166,11 @@ def test_bench_json_shape(bench_model: Path, tmp_path: Path, capsys: pytest.Capt
     assert {"onnxruntime"} <= {r["runtime"] for r in peers}
     summary = report["summary"]
     assert summary[0]["model"] == "FP32" and summary[0]["threads"] == 1 and "utilisation_pct" in summary[0]
+    from stdc_ros.bench.markdown import render
+
+    page = render(report)  # the tables of docs/performance.md
+    assert "### summary" in page and "### physical limit" in page and "### peers (p50)" in page
+    assert "| FP32 | 1 |" in page and "### camera30" not in page  # a section that did not run has no table
 
 
 def test_gpu_script_fails_fast_without_cuda(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
