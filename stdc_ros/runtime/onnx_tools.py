@@ -243,3 +243,51 @@ def qdq_report(model: Any) -> QdqReport:
         if numpy_helper.to_array(zero_point).any():
             nonzero += 1
     return QdqReport(counts["QuantizeLinear"], counts["DequantizeLinear"], frozenset(types), nonzero)
+
+
+def fold_int32_dequantize(model: Any) -> tuple[Any, int]:
+    """(copy of ``model`` with every DequantizeLinear of a constant int32 tensor replaced by its float values, count).
+
+    ONNX Runtime's ``quantize_static`` stores Conv biases as int32 behind a DequantizeLinear; TensorRT's parser
+    rejects that ("only activation types allowed as input") and wants float biases, which it fuses into its int8
+    convolutions itself. ``(q - zero_point) * scale`` computed here in float32 is exactly what the node computes,
+    so the graph's results do not change.
+    """
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    constants = {t.name: t for t in graph.initializer}
+    kept, folded = [], []
+    for node in graph.node:
+        names = [n for n in node.input if n]
+        quantized = constants.get(names[0]) if node.op_type == "DequantizeLinear" else None
+        if (
+            quantized is None
+            or quantized.data_type != onnx.TensorProto.INT32
+            or not all(n in constants for n in names[1:])
+        ):
+            kept.append(node)
+            continue
+        values = numpy_helper.to_array(quantized).astype(np.float32)
+        scale = numpy_helper.to_array(constants[names[1]]).astype(np.float32)
+        zero = numpy_helper.to_array(constants[names[2]]).astype(np.float32) if len(names) > 2 else np.float32(0)
+        if scale.ndim == 1 and values.ndim > 1:  # per-axis: line the scale up with its axis
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 1) % values.ndim
+            shape = [1] * values.ndim
+            shape[axis] = -1
+            scale, zero = scale.reshape(shape), np.reshape(zero, shape) if np.ndim(zero) else zero
+        folded.append(numpy_helper.from_array(((values - zero) * scale).astype(np.float32), node.output[0]))
+    if not folded:
+        return out, 0
+    del graph.node[:]
+    graph.node.extend(kept)
+    used = {name for node in kept for name in node.input}
+    remaining = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend([*remaining, *folded])
+    onnx.checker.check_model(out)
+    return out, len(folded)

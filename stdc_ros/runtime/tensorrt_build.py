@@ -45,7 +45,7 @@ CLAIMED_VERSION = (10, 3)  # JetPack 6.1/6.2; the oldest version the documentati
 DLA_SINCE_11 = (11, 4, 1)  # TensorRT 11.0-11.4.0 have no DLA support
 MAX_DLA_CORE = 7
 # The command that makes a TensorRT-ready (int8, symmetric) Q/DQ model; named in refusals.
-QUANTIZE_COMMAND = "stdc-ros quantize (QDQ format, int8 symmetric activations)"
+QUANTIZE_COMMAND = "stdc-ros export --int8 (Q/DQ, int8 symmetric activations)"
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -193,7 +193,7 @@ def prepare_network(path: Path, meta: ModelMetadata, precision: str, progress: P
     """
     import onnx
 
-    from .onnx_tools import convert_float16, extract_network, fix_batch, has_float16, qdq_report
+    from .onnx_tools import convert_float16, extract_network, fix_batch, fold_int32_dequantize, has_float16, qdq_report
 
     try:
         proto = onnx.load_model(str(path), load_external_data=False)
@@ -201,6 +201,9 @@ def prepare_network(path: Path, meta: ModelMetadata, precision: str, progress: P
         network = extract_network(proto, start, end) if meta.format == FORMAT_FULL else proto
     except Exception as exc:  # ValueError, KeyError, onnx's ValidationError: not the graph the metadata promises
         raise ModelFileError(f"cannot cut the network out of {path}: {type(exc).__name__}: {exc}") from exc
+    network, biases = fold_int32_dequantize(network)  # ONNX Runtime's int32 biases: float for TensorRT
+    if biases:
+        log.info("%s: %d int32 bias DequantizeLinear nodes folded into float biases for TensorRT", path.name, biases)
     qdq = qdq_report(network)
     if precision == "int8":
         if not qdq.quantized:
