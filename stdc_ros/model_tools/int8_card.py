@@ -75,7 +75,8 @@ def render_section(entry: dict[str, Any], fp32_test: dict[str, Any] | None = Non
         "(shape arithmetic, the attention's mean) stays float.",
         f"- Calibration: {entry['calibration']}, each through the runtime's own pre-processing (bilinear resize to "
         "the network size, ImageNet normalisation); no test frame is seen.",
-        "- Activations are int8 with zero point 0 (symmetric), the Q/DQ form TensorRT builds INT8 engines from. "
+        "- Activations are int8 with zero point 0 (symmetric), the Q/DQ form TensorRT builds INT8 engines from "
+        "(not run on TensorRT here: no GPU was lent and TensorRT cannot be installed in this workplace). "
         "ONNX Runtime's x86 kernels multiply uint8 by int8, so on x86 the onnxruntime backend runs the same "
         "file with each activation pair as uint8 and zero point 128 (`stdc_ros/runtime/qdq.py`): the same quantized "
         "values by the ONNX definitions (identical outputs with graph optimisations off); the scores and speeds "
