@@ -79,7 +79,7 @@ train: $(STAMP)
 ablation: $(STAMP)
 	$(PY) -m training.ablation --config training/configs/camvid_ablation.yaml --resume
 
-# A GPU stretch of the final run: `make pack` here (CamVid train + val, 35 MiB), carry build/ to a machine
+# A GPU stretch of the final run: `make pack` here (CamVid train + val, WebP 90: 22 MiB), carry build/ to a machine
 # with one NVIDIA GPU, `make train-gpu` there (plain python3, no venv), then `make train-from-gpu` here.
 PACK ?= build/camvid_trainval.tar
 GPU_RUN ?= /tmp/stdc_gpu_run
@@ -87,7 +87,7 @@ HANDOFF ?= $(GPU_RUN)/handoff
 GPU_MINUTES ?= 8
 .PHONY: pack train-gpu train-from-gpu
 pack: $(STAMP)
-	$(PY) -m training.pack --out $(PACK)
+	$(PY) -m training.pack --out $(PACK) $(PACK_ARGS)
 
 train-gpu:
 	$(PYTHON) -m training.gpu_run --pack $(PACK) --out $(GPU_RUN) --minutes $(GPU_MINUTES) --handoff $(HANDOFF)
