@@ -676,6 +676,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..dds_profile import apply_hd_profile
+
+    # This process plays the camera: frames over 512 KB need the profile on its side too (before its first
+    # participant); the node (stdc-ros run) applies it to itself, or inherits it from here.
+    log.info("%s", apply_hd_profile())
     settings = SoakSettings(
         frames=args.frames,
         height=args.size[0],

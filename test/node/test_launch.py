@@ -55,6 +55,9 @@ def test_launch_file_names_match_the_package() -> None:
     declared = {name for name, _, _ in c["ARGUMENTS"]}
     assert set(c["PARAMETER_ARGUMENTS"]) | set(c["BOOLEAN_PARAMETERS"]) <= declared
     assert {"camera", "params_file", "image", "camera_info", "backend"} <= declared
+    # The node gets the HD DDS profile through its environment (stdc_ros.dds_profile decides), switchable off.
+    assert "dds_profile" in declared and "additional_env=_dds_environment(" in LAUNCH_FILE.read_text()
+    assert (REPO / "config" / "dds" / "fastdds_hd.xml").is_file() and '"config/dds"' in setup
     # The remapped names are the node's own topics.
     text = LAUNCH_FILE.read_text()
     for topic in ("~/in/image", "~/in/image/compressed", "~/in/camera_info"):
