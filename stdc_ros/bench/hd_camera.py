@@ -5,7 +5,8 @@ the packaged Fast DDS profile, as a vehicle should have it; the node is ``stdc-r
 profile to itself); this process only listens to ``~/out/labels`` and ``/diagnostics``. Rows: 480x360 and
 1920x1080 bgr8 on ``~/in/image``, and 1920x1080 JPEG on ``~/in/image/compressed`` (the bandwidth answer: ~0.3 MB a
 frame instead of 6.2 MB, paid for by a decode in the node). Per row: frames sent, lost in transport (sent minus the
-node's ``frames_received``), dropped by the node (its ``frames_dropped``: newest-frame policy), the processed rate,
+node's ``frames_received``: lost on the way, or overwritten in its depth-1 reader queue before its callback ran),
+dropped by the node (its ``frames_dropped``: newest-frame policy), the processed rate,
 latency p50/p99 from the camera's stamp to the labels' arrival (one clock), and the in-process decode p50 of one
 frame in that encoding (what the node pays before inference).
 """
