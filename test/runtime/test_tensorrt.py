@@ -65,7 +65,11 @@ def shipped_model(repo_root: Path) -> Path:
 def _quantize(model: Path, out: Path, symmetric: bool, quantize_bias: bool = False) -> Path:
     """A Q/DQ copy of a full tiny model (Conv only; biases float, or int32 as ONNX Runtime's default)."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    # ONNX Runtime's quantization tools need ml_dtypes, which the Jazzy test environment lacks
+    quantization = pytest.importorskip("onnxruntime.quantization", reason="onnxruntime.quantization not importable")
+    CalibrationDataReader, QuantFormat = quantization.CalibrationDataReader, quantization.QuantFormat
+    QuantType, quantize_static = quantization.QuantType, quantization.quantize_static
 
     class Frames(CalibrationDataReader):
         def __init__(self) -> None:
@@ -300,14 +304,14 @@ def test_precision_and_model_mismatches_are_refused(
 @pytest.mark.parametrize("version", FACES)
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_build_cache_and_infer_on_both_faces(
-    fakes, version: str, precision: str, tiny_onnx: Path, tiny_qdq_onnx: Path, camvid_images, tmp_path: Path
+    fakes, version: str, precision: str, tiny_onnx: Path, camvid_images, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     from stdc_ros.runtime import create_runtime
 
     if precision == "fp16" and importlib.util.find_spec("onnxconverter_common") is None:
         pytest.skip("onnxconverter-common not installed")
     trt, cuda = fakes(version)
-    model = tiny_qdq_onnx if precision == "int8" else tiny_onnx
+    model = request.getfixturevalue("tiny_qdq_onnx") if precision == "int8" else tiny_onnx
     meta = read_model_metadata(model)
     progress: list[str] = []
     with create_runtime(
