@@ -156,7 +156,7 @@ def quantize_full_model(
         source=source,
         source_sha256=file_sha256(source),
         calibration=calibration_source or f"{len(images)} frames",
-        q_nodes=sum(op in ("QuantizeLinear", "QLinearConv") for op in ops),
+        q_nodes=sum(op == "QuantizeLinear" for op in ops),
         dq_nodes=sum(op == "DequantizeLinear" for op in ops),
         quantized_ops=tuple(sorted(quantized_ops)),
     )
@@ -181,12 +181,9 @@ def quantize_full_model(
     tmp_out = output.with_name(output.name + ".tmp")
     onnx.save_model(merged, str(tmp_out), save_as_external_data=False)
     tmp_out.replace(output)
-    log.info("wrote %s (%.1f MB, %d Q and %d DQ nodes)", output, output.stat().st_size / 1e6, *_qdq(result))
+    size = output.stat().st_size / 1e6
+    log.info("wrote %s (%.1f MB, %d Q and %d DQ nodes)", output, size, result.q_nodes, result.dq_nodes)
     return result
-
-
-def _qdq(result: Int8Result) -> tuple[int, int]:
-    return result.q_nodes, result.dq_nodes
 
 
 def _quantize_arguments(recipe: Int8Recipe) -> dict[str, Any]:
