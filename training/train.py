@@ -431,6 +431,9 @@ class Trainer:
         from tqdm import tqdm
 
         c = self.cfg.train
+        if self.iteration >= c.iters:
+            log.info("%s is already at iteration %d of %d: nothing to train", self.cfg.name, self.iteration, c.iters)
+            return None
         self.out.mkdir(parents=True, exist_ok=True)
         if self.dist.main:
             (self.out / "config.yaml").write_text(_dump_yaml(self.cfg.to_dict()))
