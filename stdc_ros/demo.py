@@ -1,7 +1,8 @@
 """The main job, end to end on real driving frames: sample bag -> node -> lossless and real-time evaluation.
 
 1. builds a rosbag2 from the CamVid test frames shipped in samples/camvid_demo (with their labels),
-2. starts the node (`stdc-ros run`) with the shipped default model on ONNX Runtime (CPU) and evaluates it
+2. starts the node (`stdc-ros run`) with the model the node itself picks on ONNX Runtime (CPU), the INT8 file
+   (``precision: auto``; ``--model models/stdc1_camvid.onnx`` for FP32), and evaluates it
    frame by frame (lossless: accuracy) and at the bag's rate (real time: drops and latency),
 3. prints a short summary and the paths of the reports, pictures and output bags.
 """
@@ -14,11 +15,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .node.model_choice import packaged_model, resolve_precision
 from .resources import find_share_file
 
 log = logging.getLogger("stdc_ros.demo")
 
-DEFAULT_MODEL = "models/stdc1_camvid.onnx"
+DEFAULT_MODEL = packaged_model(resolve_precision("auto", "onnxruntime", "cpu"))  # what the node runs on a CPU
 SAMPLE = "samples/camvid_demo"
 CAMVID_PITCH = -0.09  # rad
 

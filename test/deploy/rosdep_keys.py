@@ -30,7 +30,14 @@ DEPENDENCY_TAGS = (
 ROSDEP_FILES = ("rosdep/base.yaml", "rosdep/python.yaml")
 # rosdep reads a rule dict as installer -> packages when one of its keys is an installer, else as codename -> rule.
 INSTALLERS = frozenset({"apt", "pip", "source", "gem", "npm"})
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read_yaml(path: Path) -> Any:
+    """Safe YAML through libyaml where PyYAML has it (the distribution files are large), else pure Python."""
+    text = path.read_text()
+    if hasattr(yaml, "CSafeLoader"):
+        return yaml.load(text, Loader=yaml.CSafeLoader)
+    return yaml.safe_load(text)
 
 
 def package_keys(package_xml: Path | str) -> list[str]:
@@ -95,10 +102,10 @@ def load_index(root: Path) -> Index:
     """Read a rosdistro snapshot (the layout of ../shared/rosdistro; see its README)."""
     distributions = {}
     for name in DISTRIBUTIONS:
-        data = yaml.load((root / name / "distribution.yaml").read_text(), Loader=_Loader)
+        data = _read_yaml(root / name / "distribution.yaml")
         ubuntu = tuple((data.get("release_platforms") or {}).get("ubuntu") or ())
         distributions[name] = Distribution(name, ubuntu, released_packages(data))
     rules: dict[str, Mapping[str, Any]] = {}
     for relative in ROSDEP_FILES:
-        rules.update(yaml.load((root / relative).read_text(), Loader=_Loader) or {})
+        rules.update(_read_yaml(root / relative) or {})
     return Index(distributions, rules)
