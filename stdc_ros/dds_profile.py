@@ -2,7 +2,8 @@
 
 Fast DDS reads its default XML profile once per process, when the first participant is made (rclpy.init), from
 ``FASTDDS_DEFAULT_PROFILES_FILE`` (Fast DDS 3.x, ROS 2 Kilted) or ``FASTRTPS_DEFAULT_PROFILES_FILE`` (2.x, Humble
-and Jazzy); both are set to the same file. Nothing is set where the user configured Fast DDS already (either
+and Jazzy); the one the installed Fast DDS reads is set (3.x warns at every start about the old name), both where
+the version cannot be told. Nothing is set where the user configured Fast DDS already (either
 variable, ``FASTDDS_BUILTIN_TRANSPORTS``, or a ``DEFAULT_FASTDDS_PROFILES.xml`` / ``DEFAULT_FASTRTPS_PROFILES.xml``
 in the working folder, which Fast DDS loads by itself) or chose another middleware. No ROS import here: the
 launch file uses this module too.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
+from importlib import metadata
 from pathlib import Path
 
 HD_PROFILE = "config/dds/fastdds_hd.xml"
@@ -19,6 +21,24 @@ PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES
 FASTDDS_SETTINGS = ("FASTDDS_BUILTIN_TRANSPORTS", *PROFILE_VARIABLES)
 WORKING_FOLDER_PROFILES = ("DEFAULT_FASTDDS_PROFILES.xml", "DEFAULT_FASTRTPS_PROFILES.xml")
 DOCS = "docs/node.md, section 'HD cameras and DDS'"
+
+
+FASTDDS_2_DISTROS = ("humble", "iron", "jazzy")  # ROS_DISTRO values whose Fast DDS is 2.x
+
+
+def profile_variables(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The profile variable(s) the installed Fast DDS reads: from ROS_DISTRO on a ROS install, else from the
+    Fast DDS wheel (``ros-fastdds`` 3.x, ``ros-fastrtps`` 2.x), else both."""
+    distro = environ.get("ROS_DISTRO", "").lower()
+    if distro:
+        return PROFILE_VARIABLES[1:] if distro in FASTDDS_2_DISTROS else PROFILE_VARIABLES[:1]
+    for wheel, variables in (("ros-fastdds", PROFILE_VARIABLES[:1]), ("ros-fastrtps", PROFILE_VARIABLES[1:])):
+        try:
+            metadata.version(wheel)
+        except metadata.PackageNotFoundError:
+            continue
+        return variables
+    return PROFILE_VARIABLES
 
 
 def hd_profile_path() -> Path | None:
@@ -52,12 +72,12 @@ def user_fastdds_setting(environ: Mapping[str, str], cwd: Path | None = None) ->
 def profile_environment(
     profile: Path | str | None, environ: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> dict[str, str]:
-    """``{variable: profile}`` for both profile variables, or {} when ``profile`` is None, another middleware is
-    chosen or the user configured Fast DDS (``environ`` defaults to os.environ)."""
+    """``{variable: profile}`` for the profile variable(s) of the installed Fast DDS, or {} when ``profile`` is None,
+    another middleware is chosen or the user configured Fast DDS (``environ`` defaults to os.environ)."""
     environ = os.environ if environ is None else environ
     if profile is None or not uses_fastdds(environ) or user_fastdds_setting(environ, cwd):
         return {}
-    return dict.fromkeys(PROFILE_VARIABLES, str(profile))
+    return dict.fromkeys(profile_variables(environ), str(profile))
 
 
 def apply_hd_profile(profile: Path | str | None = "packaged", environ: MutableMapping[str, str] | None = None) -> str:

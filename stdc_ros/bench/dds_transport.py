@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dds_profile import PROFILE_VARIABLES, hd_profile_path
+from ..dds_profile import PROFILE_VARIABLES, hd_profile_path, profile_variables
 from .camera_process import CameraProcess, CameraSettings, child_environment
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def side_environment(side: Side, folder: Path, label: str) -> dict[str, str | No
         path.write_text(side.xml())
     else:
         raise ValueError(f"unknown side {side!r}")
-    return env | dict.fromkeys(PROFILE_VARIABLES, str(path))
+    return env | dict.fromkeys(profile_variables(os.environ), str(path))
 
 
 # ---------------------------------------------------------------------------------------------- subscriber process

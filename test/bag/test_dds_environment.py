@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from importlib import metadata
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
 from stdc_ros.bag.ros import dds_environment
-from stdc_ros.dds_profile import apply_hd_profile, hd_profile_path, profile_environment
+from stdc_ros.dds_profile import apply_hd_profile, hd_profile_path, profile_environment, profile_variables
 
 USER_SETTINGS = (
     "FASTDDS_BUILTIN_TRANSPORTS",
@@ -66,16 +68,28 @@ def test_unknown_range_rejected(clean_env: pytest.MonkeyPatch) -> None:
 
 
 # --- the HD profile (config/dds/fastdds_hd.xml) -----------------------------------------------------------------
-PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+FASTDDS_3, FASTDDS_2 = "FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"
 
 
-def test_packaged_profile_for_both_fast_dds_generations(clean_env: pytest.MonkeyPatch) -> None:
+def test_profile_variable_follows_the_installed_fast_dds(monkeypatch: pytest.MonkeyPatch) -> None:
+    for distro in ("humble", "jazzy"):
+        assert profile_variables({"ROS_DISTRO": distro}) == (FASTDDS_2,)
+    assert profile_variables({"ROS_DISTRO": "kilted"}) == (FASTDDS_3,)
+    # No ROS install sourced: the wheels tell. Kilted's rclpy (9.x) comes with Fast DDS 3, Jazzy's (7.x) with 2.x.
+    rclpy_major = int(metadata.version("ros-rclpy").split(".")[0])
+    assert profile_variables({}) == ((FASTDDS_3,) if rclpy_major >= 9 else (FASTDDS_2,))
+    monkeypatch.setattr(metadata, "version", lambda name: (_ for _ in ()).throw(metadata.PackageNotFoundError(name)))
+    assert profile_variables({}) == (FASTDDS_3, FASTDDS_2)  # unknown: both
+
+
+def test_packaged_profile_for_the_installed_fast_dds(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.delenv("RMW_IMPLEMENTATION", raising=False)
     env = dds_environment("LARGE_DATA", "LOCALHOST", "packaged")
     profile = hd_profile_path()
     assert profile is not None and profile.name == "fastdds_hd.xml"
     # The profile replaces the builtin-transport fallback: the two would fight over the transports.
-    assert env == {**dict.fromkeys(PROFILE_VARIABLES, str(profile)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    variables = profile_variables(os.environ)
+    assert env == {**dict.fromkeys(variables, str(profile)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
 
 
 def test_profile_is_a_valid_fast_dds_transport_profile() -> None:
@@ -124,7 +138,7 @@ def test_profile_left_alone_for_another_middleware_or_a_working_folder_profile(t
 def test_apply_sets_the_process_environment_once(tmp_path: Path) -> None:
     environ: dict[str, str] = {}
     line = apply_hd_profile("packaged", environ)
-    assert "fastdds_hd.xml" in line and environ == dict.fromkeys(PROFILE_VARIABLES, str(hd_profile_path()))
+    assert "fastdds_hd.xml" in line and environ == dict.fromkeys(profile_variables({}), str(hd_profile_path()))
     assert apply_hd_profile("none", environ).startswith("DDS: left as configured")
     with pytest.raises(FileNotFoundError):
         apply_hd_profile(tmp_path / "missing.xml", {})
