@@ -33,7 +33,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from ..errors import ImageFormatError, ModelFileError
 from ..labels import LabelSet
 from ..resources import find_share_file
-from ..runtime import SegmentationRuntime, create_runtime
+from ..runtime import SegmentationRuntime, create_runtime, runtime_device
 from . import ros_logging
 from .camera_pose import CameraPoseSource, PoseChoice, TfBuffer, tf2_available
 from .diagnostics import NodeHealth, PipelineStats, to_status
@@ -261,7 +261,8 @@ class SegmentationNode(LifecycleNode):
         )
         uses_tensorrt = "tensorrt" in (config.backend, config.device.partition(":")[0])
         hint = " (the first TensorRT start builds an engine: this can take minutes)" if uses_tensorrt else ""
-        self.get_logger().info(f"loading {config.backend} model {model} on {config.device}{hint}")
+        device = runtime_device(config.backend, config.device)
+        self.get_logger().info(f"loading {config.backend} model {model} on {device}{hint}")
         self._configure_error = ""
         return ModelLoad(partial(self._load_runtime, config, model), model, self.get_logger()).start()
 

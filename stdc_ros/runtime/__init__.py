@@ -25,6 +25,11 @@ def available_backends() -> list[str]:
     return [name for name, (_, _, needs) in BACKENDS.items() if all(importlib.util.find_spec(p) for p in needs)]
 
 
+def runtime_device(backend: str, device: str) -> str:
+    """The device ``backend`` really runs on: TensorRT only runs on CUDA, so "cpu" (the default) means "cuda"."""
+    return "cuda" if backend == "tensorrt" and device == "cpu" else device
+
+
 def create_runtime(
     backend: str,
     model_path: Path,
@@ -47,9 +52,7 @@ def create_runtime(
     if missing:
         raise ImportError(f"backend {backend!r} needs the Python package(s) {', '.join(missing)}, not installed")
     cls = getattr(importlib.import_module(module_name), class_name)
-    if backend == "tensorrt" and device == "cpu":
-        device = "cuda"  # TensorRT only runs on CUDA devices; "cpu" is just the interface's default
-    return cls(Path(model_path), input_size=input_size, device=device, **options)
+    return cls(Path(model_path), input_size=input_size, device=runtime_device(backend, device), **options)
 
 
 __all__ = [
@@ -59,4 +62,5 @@ __all__ = [
     "SegmentationRuntime",
     "available_backends",
     "create_runtime",
+    "runtime_device",
 ]
