@@ -17,8 +17,8 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("stdc_ros.node.main", "start the segmentation node (same as `ros2 run stdc_ros stdc_ros_node`)"),
     "demo": ("stdc_ros.demo", "the main job: sample bag -> node -> evaluation report"),
-    "export": ("stdc_ros.runtime.export", "export a torch checkpoint to ONNX (--int8: quantize an ONNX model)"),
-    "build-engine": ("stdc_ros.runtime.build_engine_cli", "build (and cache) a TensorRT engine, then exit"),
+    "export": ("stdc_ros.model_tools.export", "export a torch checkpoint to ONNX (--int8: quantize an ONNX model)"),
+    "build-engine": ("stdc_ros.model_tools.build_engine_cli", "build (and cache) a TensorRT engine, then exit"),
     "bench": ("stdc_ros.bench.cli", "benchmark backends, node overhead and post-processing"),
     "soak": ("stdc_ros.bench.soak", "push many frames through the real node; check memory/threads/fds"),
     "make-bag": ("stdc_ros.bag.make_bag", "build a rosbag2 from a folder of frames (and labels)"),

@@ -75,8 +75,8 @@ def tiny_onnx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         from .tiny_graph import write_tiny_full_onnx
 
         return write_tiny_full_onnx(tmp_path_factory.mktemp("onnx") / "tiny_graph.onnx")
+    from stdc_ros.model_tools.export import export_onnx
     from stdc_ros.network import load_checkpoint_model
-    from stdc_ros.runtime.export import export_onnx
 
     tiny_checkpoint = request.getfixturevalue("tiny_checkpoint")
     path = tmp_path_factory.mktemp("onnx") / "stdc1_random.onnx"
@@ -87,12 +87,28 @@ def tiny_onnx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 @pytest.fixture(scope="session")
 def tiny_flip_onnx(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``tiny_onnx`` exported with test-time flip inside the graph (``--flip-average``)."""
+    from stdc_ros.model_tools.export import export_onnx
     from stdc_ros.network import load_checkpoint_model
-    from stdc_ros.runtime.export import export_onnx
 
     path = tmp_path_factory.mktemp("onnx") / "stdc1_random_flip.onnx"
     export_onnx(load_checkpoint_model(tiny_checkpoint), path, (96, 128), label_set="camvid", flip_average=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_raw_onnx(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint exported in the raw convention (normalised tensor in, logits out), network 96x128."""
+    from stdc_ros.model_tools.export import export_onnx
+    from stdc_ros.network import load_checkpoint_model
+
+    path = tmp_path_factory.mktemp("onnx_raw") / "stdc1_random.raw.onnx"
+    export_onnx(load_checkpoint_model(tiny_checkpoint), path, input_size=(96, 128), embed_pre_post=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def camvid_images(camvid_test_frames: list[tuple[str, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    return [image for _, image, _ in camvid_test_frames]
 
 
 @pytest.fixture

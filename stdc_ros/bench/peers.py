@@ -67,7 +67,7 @@ def _cut_network_file(model: Path, folder: Path) -> Path:
     import onnx
 
     from ..runtime.conventions import ModelMetadata
-    from ..runtime.onnx_tools import extract_network, locate_network
+    from ..runtime.network_cut import extract_network, locate_network
 
     proto = onnx.load_model(str(model), load_external_data=False)
     meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, model)

@@ -61,7 +61,7 @@ def onnx_network_macs(path: Path) -> int:
     from onnx import shape_inference
 
     from ..runtime.conventions import FORMAT_FULL, ModelMetadata
-    from ..runtime.onnx_tools import extract_network, locate_network
+    from ..runtime.network_cut import extract_network, locate_network
 
     proto = onnx.load_model(str(path), load_external_data=False)
     meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, path)

@@ -49,8 +49,8 @@ class ModelSpec:
             return None
         key = (fmt, size)
         if key not in self._exports:
+            from ..model_tools.export import export_onnx
             from ..network import load_checkpoint_model
-            from ..runtime.export import export_onnx
 
             folder = self.workdir or Path(tempfile.mkdtemp(prefix="stdc_bench_"))
             self.workdir = folder
@@ -155,7 +155,7 @@ def _open_subjects(
         stub_onnx: dict[str, Path] = {}
 
         def stub_path(fmt: str, num_classes: int) -> Path:
-            from ..runtime.export import export_onnx
+            from ..model_tools.export import export_onnx
 
             assert stub_dir is not None
             if fmt not in stub_onnx:

@@ -571,8 +571,8 @@ def export_random_model(workdir: Path, variant: str, size: tuple[int, int]) -> P
         return path
     import torch
 
+    from ..model_tools.export import export_onnx
     from ..network import build_stdc
-    from ..runtime.export import export_onnx
 
     torch.manual_seed(0)
     path.parent.mkdir(parents=True, exist_ok=True)

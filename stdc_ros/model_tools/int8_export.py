@@ -161,7 +161,7 @@ def _quantize(args: argparse.Namespace, source: Path, output: Path) -> int:
 def check_agreement(fp32: Path, int8: Path, root: Path, frames: int) -> float:
     """Share of pixels whose label is the same under both models on ``frames`` CamVid val frames."""
     from ..runtime import create_runtime
-    from ..runtime.agreement import load_camvid_frames
+    from .agreement import load_camvid_frames
 
     images = [image for _, image in load_camvid_frames(root, frames, split="val")]
     same = total = 0
@@ -231,7 +231,7 @@ def card_entry(source: Path, output: Path, args: argparse.Namespace, agreement: 
 
 
 def _speed_frame(root: Path) -> tuple[np.ndarray, str]:
-    from ..runtime.agreement import load_camvid_frames
+    from .agreement import load_camvid_frames
 
     try:
         name, image = load_camvid_frames(root, 1, split="val")[0]

@@ -106,7 +106,7 @@ def quantize_full_model(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from ..runtime.engine_cache import file_sha256
-    from ..runtime.onnx_tools import extract_network, locate_network
+    from ..runtime.network_cut import extract_network, locate_network
     from .calibration import FrameReader
 
     source, output = Path(source), Path(output)

@@ -71,7 +71,7 @@ class FlipAveraged(nn.Module):
 
     Same contract as the network (normalised [N, 3, h, w] in, logits out) at twice its cost; predictions become
     mirror-symmetric. Two calls on shared weights rather than one on a doubled batch, so the first convolution
-    still reads the normalised image and ``onnx_tools.locate_network`` finds the same boundaries.
+    still reads the normalised image and ``network_cut.locate_network`` finds the same boundaries.
     """
 
     def __init__(self, network: nn.Module) -> None:

@@ -64,7 +64,7 @@ def _load_proto(path: Path) -> Any | None:
 
 def _cut_network(proto: Any, meta: ModelMetadata, path: Path) -> tuple[bytes, str, str] | None:
     """(serialized bare network, its input name, its output name) cut out of a full graph, or None (logged)."""
-    from .onnx_tools import extract_network, locate_network
+    from .network_cut import extract_network, locate_network
 
     try:
         if meta.network_input and meta.network_output:
@@ -90,7 +90,7 @@ def _uint8_view(proto: Any, path: Path) -> Any:
 
 def _single_pass(proto: Any, path: Path) -> Any:
     """``proto`` without its test-time flip (half the cost) when it has one; unchanged otherwise."""
-    from .onnx_tools import drop_mirror_pass
+    from .network_cut import drop_mirror_pass
 
     if {p.key: p.value for p in proto.metadata_props}.get(PREFIX + "flip_average") != "true":
         return proto

@@ -1,9 +1,9 @@
 """TensorRT backend: deserialise an engine, set up its I/O, run frames. Written to TensorRT's Python API for 10.3+
 and 11.x; never run on real TensorRT in this workplace (the tests use a fake ``tensorrt`` module).
 
-- Model: the shipped ``full`` ONNX (the network is cut out of it and built alone; see ``tensorrt_build``), a
-  ``raw`` ONNX, or a prebuilt ``.engine``/``.plan`` used as is. Engines are built once and cached
-  (``engine_cache``).
+- Model: the shipped ``full`` ONNX (the network is cut out of it and built alone), a ``raw`` ONNX, or a prebuilt
+  ``.engine``/``.plan`` used as is. Engines are built once and cached (``engine_cache``); building is model
+  tooling (``stdc_ros.model_tools.tensorrt_build``), imported only when an ONNX model is given.
 - Pre/post-processing in numpy/OpenCV (``prepost``: the same code as the ONNX Runtime backend), so the GPU path
   needs no torch: only the normalised float32 input goes up and the logits come down.
 - Device memory and the stream through cuda-python (``cuda_api``); the engine lives in the device's primary
@@ -29,7 +29,7 @@ from .conventions import FORMAT_RAW, ModelMetadata, format_size, read_model_meta
 from .cuda_api import CudaError, CudaRuntime, stream_handle
 from .engine_cache import CachedEngine
 from .prepost import NearestResizer, Preprocessor, argmax_confidence, check_image
-from .tensorrt_build import (
+from .tensorrt_support import (
     BATCH,
     PRECISIONS,
     BuildConfig,
@@ -39,7 +39,6 @@ from .tensorrt_build import (
     cuda_major_of_build,
     installed_tensorrt_distributions,
     make_logger,
-    prepare_engine,
 )
 
 log = logging.getLogger(__name__)
@@ -126,6 +125,9 @@ class TensorRTSegmentation(SegmentationRuntime):
                 runtime_version = self._cuda.runtime_version()
                 cuda_major, origin = cuda_major_of_build(installed_tensorrt_distributions(), runtime_version)
                 log.debug("TensorRT %s built for CUDA %d (%s)", trt.__version__, cuda_major, origin)
+                # the one use of model tooling: the cached engine, built there when missing (one-way dependency)
+                from ..model_tools.tensorrt_build import prepare_engine
+
                 self.cached = prepare_engine(
                     trt, model_path, meta, self.config, self.gpu, cuda_major, self._deserialize, progress
                 )

@@ -124,7 +124,7 @@ def test_bad_model_files_fail_configure_with_one_clear_line_and_stay_unconfigure
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ..runtime import fake_cuda, fake_tensorrt
+    from .. import fake_cuda, fake_tensorrt
 
     # TensorRT and cuda-python stand-ins, so the garbage .engine reaches TensorRT's deserialiser and is refused
     # there (without them the case would pass on the ImportError's text alone)
@@ -281,8 +281,8 @@ def test_tensorrt_backend_with_a_read_only_cache_builds_in_memory(
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
+    from stdc_ros.model_tools.export import export_onnx
     from stdc_ros.network import load_checkpoint_model
-    from stdc_ros.runtime.export import export_onnx
 
     raw = export_onnx(load_checkpoint_model(tiny_checkpoint), tmp_path / "raw.onnx", (96, 128), embed_pre_post=False)
     blocker = tmp_path / "file"

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stdc_ros.model_tools.agreement import DEFAULT_MARGIN, compare
 from stdc_ros.runtime import create_runtime
-from stdc_ros.runtime.agreement import DEFAULT_MARGIN, compare
 
 MIN_CONFIDENT = 0.999  # the bar, on clear-margin pixels
 MIN_OVERALL = 0.995  # includes near-ties; measured 99.9-100 % on this model

@@ -17,22 +17,24 @@ import numpy as np
 import pytest
 
 from stdc_ros.errors import InferenceError, ModelFileError
-from stdc_ros.runtime.conventions import read_model_metadata
-from stdc_ros.runtime.cuda_api import GpuInfo
-from stdc_ros.runtime.prepost import NearestResizer, Preprocessor, argmax_confidence
-from stdc_ros.runtime.tensorrt_build import (
+from stdc_ros.model_tools.tensorrt_build import (
     QUANTIZE_COMMAND,
-    BuildConfig,
-    TensorRTFeatures,
-    check_supported,
-    cuda_major_of_build,
     make_engine_key,
     network_recipe,
     plan_build,
     prepare_network,
 )
+from stdc_ros.runtime.conventions import read_model_metadata
+from stdc_ros.runtime.cuda_api import GpuInfo
+from stdc_ros.runtime.prepost import NearestResizer, Preprocessor, argmax_confidence
+from stdc_ros.runtime.tensorrt_support import (
+    BuildConfig,
+    TensorRTFeatures,
+    check_supported,
+    cuda_major_of_build,
+)
 
-from . import fake_cuda, fake_tensorrt
+from .. import fake_cuda, fake_tensorrt
 
 TRT10, TRT11 = "10.8.0", "11.1.0"
 FACES = (TRT10, TRT11)
@@ -251,7 +253,7 @@ def test_fp16_conversion_agrees_with_fp32_on_camvid(shipped_model: Path, camvid_
 @needs_fp16_converter
 def test_fp16_check_command(shipped_model: Path, camvid_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The command behind the whole-split figure in docs/runtimes.md, on two frames."""
-    from stdc_ros.runtime.fp16_check import main
+    from stdc_ros.model_tools.fp16_check import main
 
     assert main([str(shipped_model), "--camvid-root", str(camvid_root), "--frames", "2"]) == 0
     out = capsys.readouterr().out
@@ -266,7 +268,7 @@ def test_int32_biases_are_folded_into_float_without_changing_results(
     import onnx
     import onnxruntime as ort
 
-    from stdc_ros.runtime.onnx_tools import fold_int32_dequantize, qdq_report
+    from stdc_ros.model_tools.onnx_tools import fold_int32_dequantize, qdq_report
 
     model = onnx.load(str(tiny_int32_bias_qdq_onnx))
     int32 = {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT32}

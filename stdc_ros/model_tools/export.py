@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..preprocessing import IMAGENET_MEAN, IMAGENET_STD
-from .conventions import (
+from ..runtime.conventions import (
     DEFAULT_INPUT_SIZE,
     FORMAT_FULL,
     FORMAT_RAW,
@@ -70,7 +70,7 @@ def export_onnx(
     import onnx
     import torch
 
-    from .graph import FlipAveraged, FullGraph
+    from ..runtime.graph import FlipAveraged, FullGraph
 
     path = Path(path)
     h, w = int(input_size[0]), int(input_size[1])
@@ -135,7 +135,7 @@ def export_onnx(
         proto = convert_float16(proto)
     if embed_pre_post:
         # Record (and prove) where the network sits, so runtimes can run pre/post-processing their own way.
-        from .onnx_tools import extract_network, locate_network
+        from ..runtime.network_cut import extract_network, locate_network
 
         net_in, net_out = locate_network(proto)
         extract_network(proto, net_in, net_out)
@@ -210,21 +210,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.999,
         help="fail when labels agree with torch on fewer clear-margin pixels than this",
     )
-    from ..model_tools.int8_export import add_int8_arguments
+    from .int8_export import add_int8_arguments
 
     add_int8_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.int8:
-        from ..model_tools.int8_export import run_int8
+        from .int8_export import run_int8
 
         return run_int8(args)
     if args.checkpoint is None:
         log.error("a checkpoint (.pt) to export is needed (or --int8 to quantize an ONNX file)")
         return 2
     from ..network.checkpoint import load_checkpoint_model, read_checkpoint
-    from .torch_backend import checkpoint_input_size
+    from ..runtime.torch_backend import checkpoint_input_size
 
     model = load_checkpoint_model(args.checkpoint)
     meta = read_checkpoint(args.checkpoint).get("meta") or {}
@@ -272,7 +272,7 @@ def check_against_torch(
     flip_average: bool = False,
 ) -> AgreementReport:
     """Label agreement of the exported model (ONNX Runtime) with eager torch on real CamVid frames."""
-    from . import create_runtime
+    from ..runtime import create_runtime
     from .agreement import compare, load_camvid_frames, torch_references
 
     frames = [image for _, image in load_camvid_frames(camvid_root, count)]

@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 
 from ..errors import StdcRosError
-from .cuda_api import CudaError
-from .engine_cache import default_cache_dir
-from .tensorrt_build import MAX_DLA_CORE, PRECISIONS, BuildConfig
+from ..runtime.cuda_api import CudaError
+from ..runtime.engine_cache import default_cache_dir
+from ..runtime.tensorrt_support import MAX_DLA_CORE, PRECISIONS, BuildConfig
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 2
-    from .tensorrt_backend import TensorRTSegmentation
+    from ..runtime.tensorrt_backend import TensorRTSegmentation
 
     try:
         # Creating the runtime builds or validates the engine and proves it deserialises and runs here.

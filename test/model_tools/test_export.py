@@ -73,8 +73,8 @@ def test_raw_model_signature(tiny_raw_onnx: Path) -> None:
 
 @pytest.mark.slow
 def test_half_raw_export_for_strongly_typed_tensorrt(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from stdc_ros.model_tools.export import export_onnx
     from stdc_ros.network import load_checkpoint_model
-    from stdc_ros.runtime.export import export_onnx
 
     network = load_checkpoint_model(tiny_checkpoint)
     path = export_onnx(network, tmp_path / "h.onnx", (64, 96), embed_pre_post=False, half=True)

@@ -1,6 +1,7 @@
-"""Building TensorRT engines: which TensorRT is supported, the network to build from, the build itself, progress,
-and the cache key. Written to TensorRT's documented Python API for 10.3+ and 11.x; never run on real TensorRT here
-(tests drive it through a fake ``tensorrt`` module with a 10.x and an 11.x face).
+"""Building TensorRT engines: the network to build from, the build plan, the build itself, progress, and the cache
+key (which TensorRT is supported and the engine options are ``stdc_ros.runtime.tensorrt_support``). Written to
+TensorRT's documented Python API for 10.3+ and 11.x; never run on real TensorRT here (tests drive it through a fake
+``tensorrt`` module with a 10.x and an 11.x face).
 
 One build path for both versions (TensorRT 11 removed weak typing; 10.x deprecates it):
 
@@ -14,14 +15,13 @@ One build path for both versions (TensorRT 11 removed weak typing; 10.x deprecat
   gives int8 on both versions;
 - DLA (Jetson): ``default_device_type = DLA``, ``DLA_core``, ``GPU_FALLBACK``.
 
-Nothing here allocates device memory or runs inference: that is ``tensorrt_backend``.
+Nothing here allocates device memory or runs inference: that is ``stdc_ros.runtime.tensorrt_backend``, which calls
+``prepare_engine`` (importing this module only then) for a model that is not a prebuilt engine.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -30,93 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelFileError
-from .conventions import FORMAT_FULL, RAW_INPUT, RAW_OUTPUT, ModelMetadata
-from .cuda_api import GpuInfo
-from .engine_cache import CachedEngine, EngineCache, EngineKey, file_sha256
+from ..runtime.conventions import FORMAT_FULL, RAW_INPUT, RAW_OUTPUT, ModelMetadata
+from ..runtime.cuda_api import GpuInfo
+from ..runtime.engine_cache import CachedEngine, EngineCache, EngineKey, file_sha256
+from ..runtime.tensorrt_support import BATCH, BuildConfig, Progress, TensorRTFeatures, check_supported, make_logger
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
-
-PRECISIONS = ("fp16", "fp32", "int8")
-BATCH = 1  # the node runs one frame at a time; the network is built for exactly (1, 3, h, w)
-MIN_VERSION = (10, 0)  # strongly typed networks and the ONNX parser's opset 18
-CLAIMED_VERSION = (10, 3)  # JetPack 6.1/6.2; the oldest version the documentation claims
 DLA_SINCE_11 = (11, 4, 1)  # TensorRT 11.0-11.4.0 have no DLA support
-MAX_DLA_CORE = 7
+
 # The command that makes a TensorRT-ready (int8, symmetric) Q/DQ model; named in refusals.
 QUANTIZE_COMMAND = "stdc-ros export --int8 (Q/DQ, int8 symmetric activations)"
-
-
-def parse_version(text: str) -> tuple[int, int, int]:
-    """``"10.8.0.43"`` -> (10, 8, 0); missing parts are 0."""
-    parts = [int(p) for p in re.findall(r"\d+", text)[:3]]
-    if not parts:
-        raise ValueError(f"not a version: {text!r}")
-    return (*parts, 0, 0)[:3]  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class TensorRTFeatures:
-    """What the installed ``tensorrt`` module offers; read from the module, so fakes and real ones look alike."""
-
-    version: str
-    network_flags: frozenset[str]
-    builder_flags: frozenset[str]
-    has_calibrator: bool
-    has_progress_monitor: bool
-
-    @classmethod
-    def of(cls, trt: Any) -> TensorRTFeatures:
-        return cls(
-            version=str(trt.__version__),
-            network_flags=frozenset(trt.NetworkDefinitionCreationFlag.__members__),
-            builder_flags=frozenset(trt.BuilderFlag.__members__),
-            has_calibrator=hasattr(trt, "IInt8EntropyCalibrator2"),
-            has_progress_monitor=hasattr(trt, "IProgressMonitor"),
-        )
-
-    @property
-    def numbers(self) -> tuple[int, int, int]:
-        return parse_version(self.version)
-
-    @property
-    def major(self) -> int:
-        return self.numbers[0]
-
-
-def check_supported(features: TensorRTFeatures) -> None:
-    """ImportError naming the version and what to do when this TensorRT cannot run the one build path."""
-    if features.numbers[:2] < MIN_VERSION:
-        raise ImportError(
-            f"TensorRT {features.version} is installed; the tensorrt backend needs TensorRT >= 10.3 (JetPack 6.1 "
-            "or 6.2, or TensorRT 11 with JetPack 7): older versions have no strongly typed networks, and TensorRT "
-            "8.6 (JetPack 6.0) reads ONNX opset 17 at most while the models are opset 18. On JetPack 6.0 use "
-            "backend onnxruntime, or upgrade to JetPack 6.1+"
-        )
-    if features.numbers[:2] < CLAIMED_VERSION:
-        log.warning("TensorRT %s is older than the supported 10.3; building anyway", features.version)
-    if features.major == 10 and "STRONGLY_TYPED" not in features.network_flags:
-        raise ImportError(f"TensorRT {features.version} has no NetworkDefinitionCreationFlag.STRONGLY_TYPED")
-
-
-@dataclass(frozen=True)
-class BuildConfig:
-    """How to build an engine; every field that changes the engine is part of the cache key."""
-
-    precision: str = "fp16"
-    workspace_mib: int = 1024
-    dla_core: int = -1  # Jetson DLA core, -1 = GPU only
-    cache_dir: Path | None = None  # None: engine_cache.default_cache_dir()
-    force_rebuild: bool = False
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.workspace_mib < 16:
-            raise ValueError(f"workspace_mib must be at least 16, got {self.workspace_mib}")
-        if not -1 <= self.dla_core <= MAX_DLA_CORE:
-            raise ValueError(f"dla_core must be -1 (off) or 0..{MAX_DLA_CORE}, got {self.dla_core}")
 
 
 @dataclass(frozen=True)
@@ -159,7 +83,7 @@ def network_names(meta: ModelMetadata, proto: Any | None = None) -> tuple[str, s
         return meta.network_input, meta.network_output
     if proto is None:
         return "?", "?"  # only for the cache key of files exported before the names were recorded
-    from .onnx_tools import locate_network
+    from ..runtime.network_cut import locate_network
 
     return locate_network(proto)
 
@@ -193,7 +117,8 @@ def prepare_network(path: Path, meta: ModelMetadata, precision: str, progress: P
     """
     import onnx
 
-    from .onnx_tools import convert_float16, extract_network, fix_batch, fold_int32_dequantize, has_float16, qdq_report
+    from ..runtime.network_cut import extract_network
+    from .onnx_tools import convert_float16, fix_batch, fold_int32_dequantize, has_float16, qdq_report
 
     try:
         proto = onnx.load_model(str(path), load_external_data=False)
@@ -242,27 +167,6 @@ def prepare_network(path: Path, meta: ModelMetadata, precision: str, progress: P
 
 
 # --- the build ---------------------------------------------------------------------------------------------
-
-
-def make_logger(trt: Any) -> Any:
-    """A trt.ILogger that forwards to Python logging (TensorRT keeps a reference: hold it as long as the engine)."""
-    levels = {
-        trt.ILogger.Severity.INTERNAL_ERROR: logging.CRITICAL,
-        trt.ILogger.Severity.ERROR: logging.ERROR,
-        trt.ILogger.Severity.WARNING: logging.WARNING,
-        trt.ILogger.Severity.INFO: logging.DEBUG,  # TensorRT's INFO is chatty; ours summarises the build
-        trt.ILogger.Severity.VERBOSE: logging.DEBUG,
-    }
-    trt_log = logging.getLogger("tensorrt")
-
-    class Logger(trt.ILogger):
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
-
-        def log(self, severity: Any, msg: str) -> None:
-            trt_log.log(levels.get(severity, logging.INFO), "%s", msg)
-
-    return Logger()
 
 
 def make_progress_monitor(trt: Any, progress: Progress | None) -> Any | None:
@@ -363,27 +267,6 @@ def build_engine(
 
 
 # --- cache key ---------------------------------------------------------------------------------------------
-
-
-def cuda_major_of_build(distributions: list[str], runtime_version: int) -> tuple[int, str]:
-    """(CUDA major TensorRT was built for, where that came from).
-
-    NVIDIA's wheels carry it in their names (``tensorrt-cu12``, ``tensorrt_cu13_bindings``): cu12 and cu13 builds
-    share one version string. JetPack's Debian package has no such name: its TensorRT matches the CUDA runtime,
-    whose major is used instead.
-    """
-    for name in distributions:
-        match = re.search(r"tensorrt[-_]cu(\d+)", name.lower())
-        if match:
-            return int(match.group(1)), f"wheel {name}"
-    return runtime_version // 1000, f"CUDA runtime {runtime_version // 1000}.{runtime_version % 1000 // 10}"
-
-
-def installed_tensorrt_distributions() -> list[str]:
-    try:
-        return sorted(set(importlib.metadata.packages_distributions().get("tensorrt", [])))
-    except Exception:  # broken metadata of an unrelated package must not stop the backend
-        return []
 
 
 def make_engine_key(

@@ -18,8 +18,8 @@ def _logits(path: Path, x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.slow
 def test_flip_averaged_network_is_mirror_symmetric(tiny_checkpoint: Path, tiny_raw_onnx: Path, tmp_path: Path) -> None:
+    from stdc_ros.model_tools.export import export_onnx
     from stdc_ros.network import load_checkpoint_model
-    from stdc_ros.runtime.export import export_onnx
 
     path = export_onnx(
         load_checkpoint_model(tiny_checkpoint), tmp_path / "f.onnx", (96, 128), embed_pre_post=False, flip_average=True
@@ -39,8 +39,8 @@ def test_flip_averaged_network_is_mirror_symmetric(tiny_checkpoint: Path, tiny_r
 def test_flip_averaged_full_graph_agrees_with_the_torch_reference(
     tiny_checkpoint: Path, tiny_flip_onnx: Path, camvid_root: Path
 ) -> None:
+    from stdc_ros.model_tools.export import check_against_torch
     from stdc_ros.runtime import create_runtime
-    from stdc_ros.runtime.export import check_against_torch
 
     path = tiny_flip_onnx
     meta = read_model_metadata(path)
@@ -72,10 +72,10 @@ def test_dropping_the_mirror_pass_gives_the_single_pass_model(
 ) -> None:
     import onnx
 
+    from stdc_ros.model_tools.export import export_onnx
     from stdc_ros.network import load_checkpoint_model
     from stdc_ros.runtime import create_runtime
-    from stdc_ros.runtime.export import export_onnx
-    from stdc_ros.runtime.onnx_tools import drop_mirror_pass
+    from stdc_ros.runtime.network_cut import drop_mirror_pass
 
     flipped, plain = tiny_flip_onnx, tiny_onnx
     image = np.random.default_rng(1).integers(0, 256, (2, 120, 160, 3), dtype=np.uint8)

@@ -12,7 +12,7 @@ import pytest
 from stdc_ros.runtime import create_runtime
 from stdc_ros.runtime.conventions import FULL_INPUT, FULL_OUTPUTS, PREFIX, read_model_metadata
 from stdc_ros.runtime.engine_cache import file_sha256
-from stdc_ros.runtime.onnx_tools import extract_network
+from stdc_ros.runtime.network_cut import extract_network
 
 # Measured on the six fixture frames: 98.8 % of pixels agree with FP32 overall, 97.9 % on the worst frame
 # (99.65 % on CamVid val frames, which training saw); CamVid test mIoU 55.76 against 55.71.

@@ -1,7 +1,7 @@
 """How the fp16 TensorRT network (the float16 conversion ``tensorrt_build`` builds from) compares with fp32, run
 with ONNX Runtime on a CamVid split: label agreement and mIoU of both. No GPU needed.
 
-    python -m stdc_ros.runtime.fp16_check models/stdc1_camvid.onnx --camvid-root ../shared/camvid [--frames 233]
+    python -m stdc_ros.model_tools.fp16_check models/stdc1_camvid.onnx --camvid-root ../shared/camvid [--frames 233]
 
 ONNX Runtime's CPU kernels run the float16 graph with float32 arithmetic where they lack float16 kernels, so this
 measures the conversion (float16 weights and float16 tensors between ops), not TensorRT's float16 accumulation.
@@ -21,8 +21,8 @@ import numpy as np
 
 from ..image_files import read_rgb
 from ..metrics import ConfusionMatrix
-from .conventions import read_model_metadata
-from .prepost import NearestResizer, Preprocessor, argmax_confidence
+from ..runtime.conventions import read_model_metadata
+from ..runtime.prepost import NearestResizer, Preprocessor, argmax_confidence
 from .tensorrt_build import prepare_network
 
 log = logging.getLogger(__name__)

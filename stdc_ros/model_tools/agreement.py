@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..image_files import read_rgb
-from .base import Segmentation, SegmentationRuntime
+from ..runtime.base import Segmentation, SegmentationRuntime
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Reference:
 
 def torch_references(reference: SegmentationRuntime, frames: list[np.ndarray]) -> list[Reference]:
     """Run the torch reference once per frame (it is the slow part of every agreement check)."""
-    from .prepost import NearestResizer
+    from ..runtime.prepost import NearestResizer
 
     resize = NearestResizer()
     out = []
