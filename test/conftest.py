@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stdc_ros.harness.domains import TEST_DOMAINS, pick_domain_id
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _domain_ids = itertools.count(1)
 
@@ -114,4 +116,4 @@ def camvid_images(camvid_test_frames: list[tuple[str, np.ndarray, np.ndarray]]) 
 @pytest.fixture
 def ros_domain_id() -> int:
     """A ROS_DOMAIN_ID no other test of this run uses (concurrent runs on one domain see each other)."""
-    return 1 + (os.getpid() * 7 + next(_domain_ids)) % 100
+    return pick_domain_id(TEST_DOMAINS, salt=os.getpid() * 7 + next(_domain_ids))

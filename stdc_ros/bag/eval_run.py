@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageFormatError
+from ..harness.node_process import NodeProcess
+from ..harness.recorder import NodeClient, Received
 from .codec import image_msg_to_rgb, labels_from_msg
 from .eval_inputs import BagInputs, Frame, decode_labels, image_stream, to_image_bytes
 from .io import BagWriter
 from .matching import StampIndex
-from .node_client import NodeClient, Received
-from .node_process import NodeProcess
 from .ros import stamp_ns
 from .scoring import Scorer
 

@@ -23,12 +23,13 @@ from typing import Literal
 import numpy as np
 
 from ..errors import BagError, StdcRosError
+from ..harness.domains import pick_domain_id
+from ..harness.node_process import NodeLaunch, NodeProcess, NodeProcessError
+from ..harness.recorder import NodeClient
 from ..labels import LabelSet, load_label_set
 from .eval_inputs import BagInputs, scan_inputs
 from .eval_run import LiveRun, RunState, score_recorded
 from .io import BagWriter, bag_summary, open_bag
-from .node_client import NodeClient
-from .node_process import NodeLaunch, NodeProcess, NodeProcessError, unique_domain_id
 from .plots import StripFrame, overlays_strip, plot_iou_bars, plot_latency_hist
 from .report import EvalReport
 from .ros import dds_environment, wait_until
@@ -189,12 +190,21 @@ def _run_live(
     tqdm: type,
 ) -> int | None:
     """Start the node, wait until it is ready, run the frames through it, stop it; returns its exit code."""
-    domain = options.domain_id if options.domain_id is not None else unique_domain_id()
+    domain = options.domain_id if options.domain_id is not None else pick_domain_id()
     lossless = mode == "lossless"
     reliability, depth = ("reliable", options.qos_depth) if lossless else ("best_effort", 1)
     params = {"qos.reliability": reliability, "qos.depth": str(depth), **options.node_params}
     env = dds_environment(options.dds_transport, options.discovery_range, options.dds_profile)
-    launch = NodeLaunch(options.node_name, model_path, backend, params, options.params_file, domain, node_log, env)
+    launch = NodeLaunch(
+        name=options.node_name,
+        params=params,
+        model_path=model_path,
+        backend=backend,
+        params_file=options.params_file,
+        domain_id=domain,
+        log_path=node_log,
+        env=env,
+    )
     if options.node_command:
         launch.command = tuple(options.node_command)
     process = NodeProcess(launch)

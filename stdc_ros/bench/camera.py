@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .soak import ALL_OUTPUTS, FrameDriver, NodeProcess, node_parameters, pick_domain_id, soak_frames
+from ..harness.client import ALL_OUTPUTS, FrameDriver, synthetic_frames
+from ..harness.domains import pick_domain_id
+from ..harness.node_process import NodeProcess
+from .soak import node_launch
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +79,10 @@ def run_camera(settings: CameraSettings) -> dict[str, Any]:
     height, width = settings.size
     domain_id = settings.domain_id if settings.domain_id is not None else pick_domain_id()
     name = f"bench_camera_{os.getpid()}"
-    frames = soak_frames(height, width, count=4)
-    params = node_parameters(settings.model, settings.threads)
+    frames = synthetic_frames(height, width, count=4)
     with (
         tempfile.TemporaryDirectory(prefix="stdc_camera_bench_") as tmp,
-        NodeProcess(name, params, domain_id, Path(tmp)) as node,
+        NodeProcess(node_launch(name, settings.model, settings.threads, domain_id, Path(tmp))) as node,
         FrameDriver(name, domain_id, ALL_OUTPUTS) as driver,
     ):
         messages = [driver.make_message(f) for f in frames]
@@ -88,7 +90,7 @@ def run_camera(settings: CameraSettings) -> dict[str, Any]:
         try:
             driver.wait_ready(messages[0], timeout=120.0, before_probe=send_info)
         except TimeoutError:
-            raise TimeoutError(f"the node never answered; its stderr:\n{node.stderr_text()[-3000:]}") from None
+            raise TimeoutError(f"the node never answered; its log:\n{node.log_text()[-3000:]}") from None
         driver.stream(messages, settings.warmup_frames, window=1, frame_timeout_s=10.0)
         count = max(1, round(settings.hz * settings.seconds))
         before = int(driver.diagnostics().get("frames_dropped", "0") or 0)

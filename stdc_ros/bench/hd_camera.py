@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..dds_profile import hd_profile_path, profile_environment
+from ..harness.domains import pick_domain_id
+from ..harness.node_process import NodeLaunch, NodeProcess
 from .camera_process import CameraProcess, CameraSettings, make_messages
-from .soak import NodeProcess, pick_domain_id
 
 if TYPE_CHECKING:
     from .cli import Section, SectionResult
@@ -190,7 +191,10 @@ def run_hd_camera(settings: HdCameraSettings) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"autostart": True, "threads": settings.threads, "image_transport": transport}
         if settings.model is not None:
             params["model_path"] = str(settings.model)
-        with tempfile.TemporaryDirectory(prefix="stdc_hd_") as tmp, NodeProcess(name, params, domain_id, Path(tmp)):
+        with (
+            tempfile.TemporaryDirectory(prefix="stdc_hd_") as tmp,
+            NodeProcess(NodeLaunch(name=name, params=params, domain_id=domain_id, log_path=Path(tmp) / f"{name}.log")),
+        ):
             listener = Listener(name, domain_id)
             try:
                 deadline = time.monotonic() + 120.0

@@ -27,15 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from .soak import (
-    ALL_OUTPUTS,
-    LABEL_OUTPUTS,
-    FrameDriver,
-    NodeProcess,
-    node_parameters,
-    pick_domain_id,
-    soak_frames,
-)
+from ..harness.client import ALL_OUTPUTS, LABEL_OUTPUTS, FrameDriver, synthetic_frames
+from ..harness.domains import pick_domain_id
+from ..harness.node_process import NodeProcess
+from .soak import node_launch
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +223,7 @@ def run_node_bench(settings: NodeBenchSettings) -> NodeBenchResult:
     model = model_for(settings)
     domain_id = settings.domain_id if settings.domain_id is not None else pick_domain_id()
     name, echo_name = f"bench_node_{os.getpid()}", f"bench_echo_{os.getpid()}"
-    rgb_frames = soak_frames(settings.height, settings.width, count=4)
+    rgb_frames = synthetic_frames(settings.height, settings.width, count=4)
     runtime = bare_runtime(model, settings.threads)
     described = runtime.describe()
     bare: list[float] = []
@@ -237,7 +232,7 @@ def run_node_bench(settings: NodeBenchSettings) -> NodeBenchResult:
     node_all: list[float] = []
     with (
         tempfile.TemporaryDirectory(prefix="stdc_node_bench_") as tmp,
-        NodeProcess(name, node_parameters(model, settings.threads), domain_id, Path(tmp)),
+        NodeProcess(node_launch(name, model, settings.threads, domain_id, Path(tmp))),
         EchoProcess(echo_name, domain_id),
     ):
         with FrameDriver(name, domain_id, LABEL_OUTPUTS) as node_driver, FrameDriver(echo_name, domain_id) as echo:

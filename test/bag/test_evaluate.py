@@ -14,7 +14,7 @@ import pytest
 from stdc_ros.bag import evaluate as evaluate_module
 from stdc_ros.bag.evaluate import evaluate_bag
 from stdc_ros.bag.io import bag_summary
-from stdc_ros.bag.node_process import NodeProcessError
+from stdc_ros.harness.node_process import NodeProcessError
 
 from .bagtools import START_NS, constant_labels, copy_bag, topic_messages
 

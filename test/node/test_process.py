@@ -186,7 +186,7 @@ def test_a_separate_client_gets_masks_of_real_camvid_and_hd_frames_from_the_pack
     import cv2
     import numpy as np
 
-    from stdc_ros.bag.node_process import NodeLaunch, NodeProcess
+    from stdc_ros.harness.node_process import NodeLaunch, NodeProcess
     from stdc_ros.image_files import read_label_map, read_rgb
     from stdc_ros.resources import find_share_file
     from stdc_ros.runtime import create_runtime
@@ -200,6 +200,7 @@ def test_a_separate_client_gets_masks_of_real_camvid_and_hd_frames_from_the_pack
     launch = NodeLaunch(
         name=name,
         model_path=model,
+        backend="onnxruntime",
         params={"threads": "1", "qos.reliability": "reliable"},  # one reliable frame: HD exceeds Fast DDS's SHM
         domain_id=ros.domain_id,
         log_path=tmp_path / "node.log",

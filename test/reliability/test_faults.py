@@ -308,14 +308,16 @@ def test_model_file_errors_name_the_file(tmp_path: Path) -> None:
 def test_a_signal_during_inference_shuts_the_node_down_cleanly(
     sig: int, tiny_onnx: Path, ros_domain_id: int, tmp_path: Path
 ) -> None:
-    from stdc_ros.bench.soak import FrameDriver, NodeProcess, node_parameters, soak_frames
+    from stdc_ros.bench.soak import node_launch
+    from stdc_ros.harness.client import FrameDriver, synthetic_frames
+    from stdc_ros.harness.node_process import NodeProcess
 
     name = f"rel_signal_{ros_domain_id}"
     with (
-        NodeProcess(name, node_parameters(tiny_onnx, 1), ros_domain_id, tmp_path) as node,
+        NodeProcess(node_launch(name, tiny_onnx, 1, ros_domain_id, tmp_path)) as node,
         FrameDriver(name, ros_domain_id) as driver,
     ):
-        messages = [driver.make_message(rgb) for rgb in soak_frames(240, 320, count=4)]
+        messages = [driver.make_message(rgb) for rgb in synthetic_frames(240, 320, count=4)]
         driver.wait_ready(messages[0], timeout=60.0)
         stop = threading.Event()
         streamed: dict[str, Any] = {}
@@ -324,11 +326,11 @@ def test_a_signal_during_inference_shuts_the_node_down_cleanly(
         )
         thread.start()
         time.sleep(1.5)  # frames flowing, the worker busy with inference
-        code, seconds = node.stop(sig, timeout=10.0)
+        code = node.stop(sig, timeout_s=10.0)
+        seconds = node.stop_seconds
         stop.set()
         thread.join(timeout=5.0)
-        err = node.stderr_text()
-    assert code is not None, f"the node hung after {signal.Signals(sig).name}"
+        err = node.log_text()
     allowed = (0, 130, -signal.SIGINT) if sig == signal.SIGINT else (0,)
     assert code in allowed, f"exit code {code}; stderr:\n{err[-2000:]}"
     assert seconds < 8.0, f"took {seconds:.1f} s to exit"  # ~0.5 s on a quiet machine, 3.5 s with the CPU starved

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from stdc_ros.bench.soak import ALL_OUTPUTS, SoakLimits, SoakSettings, run_soak
+from stdc_ros.bench.soak import SoakLimits, SoakSettings, run_soak
+from stdc_ros.harness.client import ALL_OUTPUTS
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
