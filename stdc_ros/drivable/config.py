@@ -15,61 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# {field: (min, max, description)}; for drivable_classes the range applies to every element.
-PARAMETER_RANGES: dict[str, tuple[float, float, str]] = {
-    "drivable_classes": (0, 255, "class ids counted as drivable (CamVid: 3 road; Cityscapes: 0 road, 9 parking)"),
-    "morph_kernel": (0, 51, "odd size in pixels of the elliptic clean-up kernel (opening, then closing); 0 = off"),
-    "connectivity": (4, 8, "pixel connectivity of the ego-connected region: 4 or 8"),
-    "seed_width": (0.01, 1.0, "width of the ego seed region at the bottom centre, fraction of the image width"),
-    "seed_height": (0.01, 1.0, "height of the ego seed region, fraction of the image height"),
-    "seed_offset": (0.0, 0.9, "lift of the seed region above the bottom edge, fraction of the image height"),
-    "camera_height": (0.05, 20.0, "height of the camera's optical centre above the ground plane, m"),
-    "camera_pitch": (-1.5, 1.5, "camera pitch, rad, positive = looking down"),
-    "camera_roll": (-1.5, 1.5, "camera roll about its forward axis, rad, positive = left side up"),
-    "camera_yaw": (-math.pi, math.pi, "camera yaw in the ground frame, rad, positive = turned left"),
-    "camera_x": (-100.0, 100.0, "camera position along ground x (forward), m"),
-    "camera_y": (-100.0, 100.0, "camera position along ground y (left), m"),
-    "grid_resolution": (0.01, 5.0, "grid cell size, m"),
-    "grid_x_min": (-500.0, 500.0, "grid extent: lowest x (back edge), m"),
-    "grid_x_max": (-500.0, 500.0, "grid extent: highest x (front edge), m"),
-    "grid_y_min": (-500.0, 500.0, "grid extent: lowest y (right edge), m"),
-    "grid_y_max": (-500.0, 500.0, "grid extent: highest y (left edge), m"),
-    "max_range": (0.1, 1000.0, "ground distance from the camera beyond which cells stay unknown, m"),
-    "max_cells": (1, 100_000_000, "largest grid (width x height cells) accepted"),
-    "scan_fov": (0.01, 2.0 * math.pi, "free-space scan field of view, rad, centred on the camera yaw"),
-    "scan_beams": (2, 10_000, "number of free-space scan beams"),
-    "default_fx": (1.0, 1.0e5, "fallback focal length x, px at default_width (used without camera_info)"),
-    "default_fy": (1.0, 1.0e5, "fallback focal length y, px at default_height"),
-    "default_cx": (-1.0e4, 1.0e4, "fallback principal point x, px"),
-    "default_cy": (-1.0e4, 1.0e4, "fallback principal point y, px"),
-    "default_width": (1, 20_000, "image width the fallback intrinsics refer to, px"),
-    "default_height": (1, 20_000, "image height the fallback intrinsics refer to, px"),
-}
-
-# Fields whose change invalidates the precomputed pixel/cell lookups (everything else is per-frame).
-GEOMETRY_FIELDS: tuple[str, ...] = (
-    "camera_height",
-    "camera_pitch",
-    "camera_roll",
-    "camera_yaw",
-    "camera_x",
-    "camera_y",
-    "grid_resolution",
-    "grid_x_min",
-    "grid_x_max",
-    "grid_y_min",
-    "grid_y_max",
-    "max_range",
-    "scan_fov",
-    "scan_beams",
-    "scan_frame",
-    "default_fx",
-    "default_fy",
-    "default_cx",
-    "default_cy",
-    "default_width",
-    "default_height",
-)
+from ..parameter_field import declared_fields, parameter
 
 _FRAME_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 
@@ -89,40 +35,87 @@ class DrivableConfig:
     """
 
     # --- image-space mask
-    drivable_classes: tuple[int, ...] = (3,)
-    morph_kernel: int = 5
-    ego_connected: bool = True
-    connectivity: int = 4
-    seed_width: float = 0.3
-    seed_height: float = 0.08
-    seed_offset: float = 0.0
+    drivable_classes: tuple[int, ...] = parameter(
+        (3,),
+        "class ids counted as drivable (CamVid: 3 road; Cityscapes: 0 road, 9 parking)",
+        range=(0, 255),
+        doc="class ids counted as drivable (CamVid: 3 road; Cityscapes: 0 road, 9 parking); the node's default is "
+        "the label set's own drivable classes",
+    )
+    morph_kernel: int = parameter(
+        5, "odd size in pixels of the elliptic clean-up kernel (opening, then closing); 0 = off", range=(0, 51)
+    )
+    ego_connected: bool = parameter(
+        True, "keep only the drivable region connected to the ego seed at the bottom of the image"
+    )
+    connectivity: int = parameter(4, "pixel connectivity of the ego-connected region: 4 or 8", range=(4, 8))
+    seed_width: float = parameter(
+        0.3, "width of the ego seed region at the bottom centre, fraction of the image width", range=(0.01, 1.0)
+    )
+    seed_height: float = parameter(
+        0.08, "height of the ego seed region, fraction of the image height", range=(0.01, 1.0)
+    )
+    seed_offset: float = parameter(
+        0.0, "lift of the seed region above the bottom edge, fraction of the image height", range=(0.0, 0.9)
+    )
     # --- camera mounting in the ground frame (flat ground)
-    camera_height: float = 1.2
-    camera_pitch: float = 0.0
-    camera_roll: float = 0.0
-    camera_yaw: float = 0.0
-    camera_x: float = 0.0
-    camera_y: float = 0.0
+    camera_height: float = parameter(
+        1.2, "height of the camera's optical centre above the ground plane, m", range=(0.05, 20.0), geometry=True
+    )
+    camera_pitch: float = parameter(0.0, "camera pitch, rad, positive = looking down", range=(-1.5, 1.5), geometry=True)
+    camera_roll: float = parameter(
+        0.0, "camera roll about its forward axis, rad, positive = left side up", range=(-1.5, 1.5), geometry=True
+    )
+    camera_yaw: float = parameter(
+        0.0, "camera yaw in the ground frame, rad, positive = turned left", range=(-math.pi, math.pi), geometry=True
+    )
+    camera_x: float = parameter(
+        0.0, "camera position along ground x (forward), m", range=(-100.0, 100.0), geometry=True
+    )
+    camera_y: float = parameter(0.0, "camera position along ground y (left), m", range=(-100.0, 100.0), geometry=True)
     # --- grid (cell (i, j) centre at (grid_x_min + (j + 0.5) * res, grid_y_min + (i + 0.5) * res))
-    grid_resolution: float = 0.1
-    grid_x_min: float = 0.0
-    grid_x_max: float = 40.0
-    grid_y_min: float = -10.0
-    grid_y_max: float = 10.0
-    max_range: float = 40.0
-    max_cells: int = 1_000_000
+    grid_resolution: float = parameter(0.1, "grid cell size, m", range=(0.01, 5.0), geometry=True)
+    grid_x_min: float = parameter(0.0, "grid extent: lowest x (back edge), m", range=(-500.0, 500.0), geometry=True)
+    grid_x_max: float = parameter(40.0, "grid extent: highest x (front edge), m", range=(-500.0, 500.0), geometry=True)
+    grid_y_min: float = parameter(-10.0, "grid extent: lowest y (right edge), m", range=(-500.0, 500.0), geometry=True)
+    grid_y_max: float = parameter(10.0, "grid extent: highest y (left edge), m", range=(-500.0, 500.0), geometry=True)
+    max_range: float = parameter(
+        40.0,
+        "ground distance from the camera beyond which cells stay unknown, m",
+        range=(0.1, 1000.0),
+        geometry=True,
+    )
+    max_cells: int = parameter(1_000_000, "largest grid (width x height cells) accepted", range=(1, 100_000_000))
     # --- free-space scan
-    scan_fov: float = 1.5708
-    scan_beams: int = 181
-    ground_frame: str = "base_footprint"
-    scan_frame: str = ""
+    scan_fov: float = parameter(
+        1.5708,
+        "free-space scan field of view, rad, centred on the camera yaw",
+        range=(0.01, 2.0 * math.pi),
+        geometry=True,
+    )
+    scan_beams: int = parameter(181, "number of free-space scan beams", range=(2, 10_000), geometry=True)
+    ground_frame: str = parameter(
+        "base_footprint", "frame id of the drivable grid (REP-103 ground frame below the vehicle)"
+    )
+    scan_frame: str = parameter("", "frame id of the free-space scan; empty = ground_frame", geometry=True)
     # --- fallback pinhole intrinsics when no camera_info arrives (assumed for CamVid, see class docstring)
-    default_fx: float = 432.0
-    default_fy: float = 432.0
-    default_cx: float = 239.5
-    default_cy: float = 179.5
-    default_width: int = 480
-    default_height: int = 360
+    default_fx: float = parameter(
+        432.0,
+        "fallback focal length x, px at default_width (used without camera_info)",
+        range=(1.0, 1.0e5),
+        geometry=True,
+    )
+    default_fy: float = parameter(
+        432.0, "fallback focal length y, px at default_height", range=(1.0, 1.0e5), geometry=True
+    )
+    default_cx: float = parameter(239.5, "fallback principal point x, px", range=(-1.0e4, 1.0e4), geometry=True)
+    default_cy: float = parameter(179.5, "fallback principal point y, px", range=(-1.0e4, 1.0e4), geometry=True)
+    default_width: int = parameter(
+        480, "image width the fallback intrinsics refer to, px", range=(1, 20_000), geometry=True
+    )
+    default_height: int = parameter(
+        360, "image height the fallback intrinsics refer to, px", range=(1, 20_000), geometry=True
+    )
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -215,6 +208,16 @@ class DrivableConfig:
     def to_mapping(self) -> dict[str, Any]:
         """{field: value} with tuples as lists, e.g. to declare ROS parameters."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+# {field: (min, max, description)} from the declarations; for drivable_classes the range applies to every element.
+PARAMETER_RANGES: dict[str, tuple[float, float, str]] = {
+    f.name: (info.range[0], info.range[1], info.description)
+    for f, info in declared_fields(DrivableConfig)
+    if info.range is not None
+}
+# Fields whose change invalidates the precomputed pixel/cell lookups (everything else is per-frame).
+GEOMETRY_FIELDS: tuple[str, ...] = tuple(f.name for f, info in declared_fields(DrivableConfig) if info.geometry)
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:

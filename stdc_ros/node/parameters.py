@@ -7,7 +7,6 @@ change is applied completely or not at all; the node then swaps its reference to
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,53 +16,183 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from ..drivable.config import PARAMETER_RANGES as DRIVABLE_RANGES
 from ..drivable.config import DrivableConfig, valid_frame_id
 from ..labels import LabelSet, load_label_set
+from ..parameter_field import declared_fields, parameter
 from .model_choice import PRECISIONS
 
 BACKENDS = ("onnxruntime", "tensorrt", "torch")
 TRANSPORTS = ("raw", "compressed")
 RELIABILITIES = ("best_effort", "reliable")
 DRIVABLE_PREFIX = "drivable."
+# Read-only informational parameters filled from the label file (not part of NodeConfig): {name: description}.
+LABEL_PARAMETERS = {
+    "labels.names": "class names by id, from the label file",
+    "labels.colors": "class colours by id, flat [r, g, b, r, g, b, ...]",
+}
 
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """Everything the node does, as one immutable value (swapped whole on every accepted parameter change)."""
+    """Everything the node does, as one immutable value (swapped whole on every accepted parameter change).
 
-    # --- read-only after start
-    model_path: str = ""
-    backend: str = "onnxruntime"
-    device: str = "cpu"
-    input_size: tuple[int, int] = (0, 0)
-    label_set: str = "camvid"
-    engine_cache_dir: str = ""
-    precision: str = "auto"  # model_choice.effective_precision: int8 on the onnxruntime CPU, fp16 with TensorRT
-    threads: int = 0
-    dla_core: int = -1
-    allow_provider_fallback: bool = False
-    test_time_flip: bool = True
-    image_transport: str = "raw"
-    qos_reliability: str = "best_effort"
-    qos_depth: int = 1
-    autostart: bool = False
-    # --- tunable while running
-    overlay_alpha: float = 0.5
-    publish_labels: bool = True
-    publish_labels_png: bool = True
-    publish_color: bool = True
-    publish_overlay: bool = True
-    publish_camera_info: bool = True
-    min_confidence: float = 0.0
-    max_image_pixels: int = 4096 * 4096
-    no_input_timeout: float = 5.0
-    latency_warn_ms: float = 1000.0
-    rectified: bool = False
-    tf_enabled: bool = True
-    tf_camera_frame: str = ""
-    tf_timeout: float = 0.05
-    drivable: DrivableConfig = field(default_factory=DrivableConfig)
+    Each field is the declaration of its ROS parameter (name, default, range or choices, description, live or
+    read-only): see stdc_ros.parameter_field.
+    """
+
+    # --- model and inference (read-only after start)
+    model_path: str = parameter(
+        "",
+        "model file (.onnx, .engine or .pt); empty = the packaged model of the precision "
+        "(int8: models/stdc1_camvid_int8.onnx, else models/stdc1_camvid.onnx)",
+        read_only=True,
+        doc="`.onnx` (onnxruntime), `.engine`/`.onnx` (tensorrt) or `.pt` (torch); empty = the packaged model of the "
+        "precision: `models/stdc1_camvid_int8.onnx` for `int8`, else `models/stdc1_camvid.onnx`",
+    )
+    backend: str = parameter("onnxruntime", "inference backend", read_only=True, choices=BACKENDS)
+    device: str = parameter(
+        "cpu",
+        "cpu, cuda, cuda:N, or tensorrt[:N] (onnxruntime's TensorRT provider)",
+        read_only=True,
+        doc="`cpu`, `cuda`, `cuda:N`; onnxruntime also `tensorrt[:N]` (its TensorRT provider)",
+    )
+    input_size: tuple[int, int] = parameter(
+        (0, 0), "network input [height, width]; [0, 0] = the model's own", read_only=True
+    )
+    label_set: str = parameter(
+        "camvid",
+        "class names/colours: camvid, cityscapes or a label YAML",
+        read_only=True,
+        doc="`camvid`, `cityscapes` or a label YAML path (class names, colours, drivable classes)",
+    )
+    engine_cache_dir: str = parameter(
+        "",
+        "TensorRT engine cache folder (must be writable); empty = the backend's default",
+        read_only=True,
+    )
+    precision: str = parameter(
+        "auto",
+        "auto = int8 for onnxruntime on cpu, fp16 with TensorRT, else fp32; picks the packaged model",
+        read_only=True,
+        choices=PRECISIONS,
+        doc="`auto` = `int8` for onnxruntime on `cpu` (the INT8 model: about 2x the FP32 speed at the same CamVid "
+        "test mIoU, see `models/MODEL_CARD.md`), `fp16` with TensorRT (the tensorrt backend or `device:=tensorrt`), "
+        "`fp32` otherwise (CUDA, torch). With `model_path` empty it picks the packaged model (`int8`: "
+        "`models/stdc1_camvid_int8.onnx`, else `models/stdc1_camvid.onnx`); TensorRT builds its engine at this "
+        "precision. `-p precision:=fp32` runs the FP32 model on the CPU",
+    )  # resolved by model_choice.effective_precision
+    threads: int = parameter(
+        0, "CPU threads of the onnxruntime/torch backends; 0 = default", read_only=True, range=(0, 256)
+    )
+    dla_core: int = parameter(
+        -1,
+        "Jetson DLA core for TensorRT (backend or provider); -1 = GPU",
+        read_only=True,
+        range=(-1, 7),
+        doc="Jetson DLA core for TensorRT: the tensorrt backend, or onnxruntime with `device:=tensorrt`; -1 = GPU "
+        "only. DLA runs fp16/int8 layers (others fall back to the GPU); TensorRT 11 needs >= 11.4.1 for DLA",
+    )
+    allow_provider_fallback: bool = parameter(
+        False,
+        "onnxruntime: run on the next provider (TensorRT -> CUDA -> CPU) when the asked one is missing, with an "
+        "ERROR and the reason in /diagnostics; false = configure fails",
+        read_only=True,
+        doc="onnxruntime: when the asked provider (`device` `cuda`/`tensorrt`) is missing or fails to start, run on "
+        "the next one (TensorRT -> CUDA -> CPU) with an ERROR log and the reason in `/diagnostics`; `false`: "
+        "configure fails naming the installed providers",
+    )
+    test_time_flip: bool = parameter(
+        True,
+        "onnxruntime: run a flip-averaged model's mirrored pass too; false = single pass, half the cost",
+        read_only=True,
+        doc="onnxruntime: run a flip-averaged export (`stdc-ros export --flip-average`) with its mirrored pass; "
+        "`false` cuts that pass out at load time: single pass, half the cost, lower mIoU (see the model card). The "
+        "packaged model is single-pass already",
+    )
+    # --- input (read-only)
+    image_transport: str = parameter(
+        "raw",
+        "raw: subscribe ~/in/image; compressed: ~/in/image/compressed",
+        read_only=True,
+        choices=TRANSPORTS,
+        doc="`raw` subscribes `~/in/image`, `compressed` subscribes `~/in/image/compressed`",
+    )
+    qos_reliability: str = parameter(
+        "best_effort",
+        "input QoS reliability: best_effort matches every camera driver, reliable loses nothing but may lag",
+        name="qos.reliability",
+        read_only=True,
+        choices=RELIABILITIES,
+    )
+    qos_depth: int = parameter(
+        1,
+        "input and output QoS history depth (1 = newest frame only)",
+        name="qos.depth",
+        read_only=True,
+        range=(1, 1000),
+    )
+    autostart: bool = parameter(
+        False,
+        "configure and activate at start (no lifecycle manager)",
+        read_only=True,
+        doc="configure and activate at start, without a lifecycle manager (the launch file's `autostart` is `true`)",
+    )
+    # --- outputs (tunable while running)
+    overlay_alpha: float = parameter(
+        0.5, "weight of the class colours in ~/out/overlay", name="overlay.alpha", range=(0.0, 1.0)
+    )
+    publish_labels: bool = parameter(True, "publish ~/out/labels (mono8 class ids)", name="publish.labels")
+    publish_labels_png: bool = parameter(
+        True, "publish ~/out/labels/compressed (lossless PNG)", name="publish.labels_png"
+    )
+    publish_color: bool = parameter(True, "publish ~/out/color (rgb8 class colours)", name="publish.color")
+    publish_overlay: bool = parameter(True, "publish ~/out/overlay (rgb8 blend over the image)", name="publish.overlay")
+    publish_camera_info: bool = parameter(
+        True, "publish ~/out/camera_info matching the masks", name="publish.camera_info"
+    )
+    min_confidence: float = parameter(
+        0.0, "pixels whose class probability is below this get id 255 (unknown); 0 = off", range=(0.0, 1.0)
+    )
+    max_image_pixels: int = parameter(
+        4096 * 4096, "input images with more pixels are rejected (counted as bad frames)", range=(1, 1 << 30)
+    )
+    # --- diagnostics (tunable while running)
+    no_input_timeout: float = parameter(
+        5.0,
+        "seconds without input before diagnostics WARN",
+        name="diagnostics.no_input_timeout",
+        range=(0.1, 3600.0),
+        doc="seconds without input before the status WARNs (and a log line explains why)",
+    )
+    latency_warn_ms: float = parameter(
+        1000.0,
+        "pipeline latency p50 above which diagnostics WARN; 0 = off",
+        name="diagnostics.latency_warn_ms",
+        range=(0.0, 1.0e6),
+    )
+    # --- drivable geometry sources (tunable while running)
+    rectified: bool = parameter(
+        False,
+        "the input images are rectified: the drivable geometry uses camera_info P instead of K",
+        doc="the input images are rectified: the drivable grid and scan use camera_info `P` instead of `K` (see "
+        "Camera model below)",
+    )
+    tf_enabled: bool = parameter(
+        True,
+        "drivable geometry: camera pose from TF (tf2_ros) at the image stamp",
+        name="tf.enabled",
+        doc="take the camera pose for the drivable grid and scan from TF where `tf2_ros` is installed; the "
+        "`drivable.camera_*` values are the fallback",
+    )
+    tf_camera_frame: str = parameter(
+        "",
+        "optical frame of the camera in TF; empty = the image header's frame_id",
+        name="tf.camera_frame",
+    )
+    tf_timeout: float = parameter(
+        0.05, "seconds to wait for the camera's transform per frame", name="tf.timeout", range=(0.0, 10.0)
+    )
+    drivable: DrivableConfig = field(default_factory=DrivableConfig)  # the drivable.<field> parameters
 
     @property
     def network_input_size(self) -> tuple[int, int] | None:
@@ -81,6 +210,7 @@ class ParamSpec:
     read_only: bool = False
     range: tuple[float, float] | None = None
     choices: tuple[str, ...] = ()
+    doc: str = ""  # longer markdown text for docs/node.md; empty = the description
 
     def descriptor(self, value: Any) -> ParameterDescriptor:
         text = self.description + (f" (one of: {', '.join(self.choices)})" if self.choices else "")
@@ -98,109 +228,28 @@ class ParamSpec:
         return descriptor
 
 
-_MODEL_HELP = (
-    "model file (.onnx, .engine or .pt); empty = the packaged model of the precision "
-    "(int8: models/stdc1_camvid_int8.onnx, else models/stdc1_camvid.onnx)"
-)
-NODE_PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec("model_path", "model_path", _MODEL_HELP, read_only=True),
-    ParamSpec("backend", "backend", "inference backend", read_only=True, choices=BACKENDS),
-    ParamSpec("device", "device", "device of the torch/tensorrt backends: cpu, cuda or cuda:N", read_only=True),
-    ParamSpec("input_size", "input_size", "network input [height, width]; [0, 0] = the model's own", read_only=True),
-    ParamSpec("label_set", "label_set", "class names/colours: camvid, cityscapes or a label YAML", read_only=True),
-    ParamSpec("engine_cache_dir", "engine_cache_dir", "TensorRT engine cache folder; empty = default", read_only=True),
-    ParamSpec(
-        "precision",
-        "precision",
-        "auto = int8 for onnxruntime on cpu, fp16 with TensorRT, else fp32; picks the packaged model",
-        read_only=True,
-        choices=PRECISIONS,
-    ),
-    ParamSpec("threads", "threads", "CPU threads of the onnxruntime/torch backends; 0 = default", True, (0, 256)),
-    ParamSpec("dla_core", "dla_core", "Jetson DLA core for TensorRT (backend or provider); -1 = GPU", True, (-1, 7)),
-    ParamSpec(
-        "allow_provider_fallback",
-        "allow_provider_fallback",
-        "onnxruntime: run on the next provider (TensorRT -> CUDA -> CPU) when the asked one is missing, with an "
-        "ERROR and the reason in /diagnostics; false = configure fails",
-        read_only=True,
-    ),
-    ParamSpec(
-        "test_time_flip",
-        "test_time_flip",
-        "onnxruntime: run a flip-averaged model's mirrored pass too; false = single pass, half the cost",
-        read_only=True,
-    ),
-    ParamSpec(
-        "image_transport",
-        "image_transport",
-        "raw: subscribe ~/in/image; compressed: ~/in/image/compressed",
-        read_only=True,
-        choices=TRANSPORTS,
-    ),
-    ParamSpec(
-        "qos.reliability",
-        "qos_reliability",
-        "input QoS reliability (best_effort matches every camera driver)",
-        read_only=True,
-        choices=RELIABILITIES,
-    ),
-    ParamSpec("qos.depth", "qos_depth", "input and output QoS history depth", read_only=True, range=(1, 1000)),
-    ParamSpec("autostart", "autostart", "configure and activate at start (no lifecycle manager)", read_only=True),
-    ParamSpec("overlay.alpha", "overlay_alpha", "weight of the class colours in ~/out/overlay", range=(0.0, 1.0)),
-    ParamSpec("publish.labels", "publish_labels", "publish ~/out/labels (mono8 class ids)"),
-    ParamSpec("publish.labels_png", "publish_labels_png", "publish ~/out/labels/compressed (lossless PNG)"),
-    ParamSpec("publish.color", "publish_color", "publish ~/out/color (rgb8 class colours)"),
-    ParamSpec("publish.overlay", "publish_overlay", "publish ~/out/overlay (rgb8 blend over the image)"),
-    ParamSpec("publish.camera_info", "publish_camera_info", "publish ~/out/camera_info matching the masks"),
-    ParamSpec(
-        "min_confidence",
-        "min_confidence",
-        "pixels whose class probability is below this get id 255 (unknown); 0 = off",
-        range=(0.0, 1.0),
-    ),
-    ParamSpec("max_image_pixels", "max_image_pixels", "reject larger input images (pixels)", range=(1, 1 << 30)),
-    ParamSpec(
-        "diagnostics.no_input_timeout",
-        "no_input_timeout",
-        "seconds without input before diagnostics WARN",
-        range=(0.1, 3600.0),
-    ),
-    ParamSpec(
-        "diagnostics.latency_warn_ms",
-        "latency_warn_ms",
-        "pipeline latency p50 above which diagnostics WARN; 0 = off",
-        range=(0.0, 1.0e6),
-    ),
-    ParamSpec(
-        "rectified",
-        "rectified",
-        "the input images are rectified: the drivable geometry uses camera_info P instead of K",
-    ),
-    ParamSpec("tf.enabled", "tf_enabled", "drivable geometry: camera pose from TF (tf2_ros) at the image stamp"),
-    ParamSpec(
-        "tf.camera_frame",
-        "tf_camera_frame",
-        "optical frame of the camera in TF; empty = the image header's frame_id",
-    ),
-    ParamSpec("tf.timeout", "tf_timeout", "seconds to wait for the camera's transform per frame", range=(0.0, 10.0)),
-)
+def _specs(cls: type, prefix: str = "") -> tuple[ParamSpec, ...]:
+    """The ParamSpecs of a config dataclass, from its fields' declarations (ranges as floats)."""
+    return tuple(
+        ParamSpec(
+            name=prefix + (info.name or f.name),
+            attr=f.name,
+            description=info.description,
+            read_only=info.read_only,
+            range=None if info.range is None else (float(info.range[0]), float(info.range[1])),
+            choices=info.choices,
+            doc=info.doc,
+        )
+        for f, info in declared_fields(cls)
+    )
 
-_DRIVABLE_TEXT = {
-    "ego_connected": "keep only the drivable region connected to the ego seed at the bottom of the image",
-    "ground_frame": "frame id of the drivable grid (REP-103 ground frame below the vehicle)",
-    "scan_frame": "frame id of the free-space scan; empty = ground_frame",
-}
+
+NODE_PARAMETERS: tuple[ParamSpec, ...] = _specs(NodeConfig)
 
 
 def drivable_parameters() -> tuple[ParamSpec, ...]:
-    """``drivable.<field>`` for every DrivableConfig field, ranges and descriptions from its PARAMETER_RANGES."""
-    specs = []
-    for f in dataclasses.fields(DrivableConfig):
-        low, high, text = DRIVABLE_RANGES.get(f.name, (None, None, _DRIVABLE_TEXT.get(f.name, f.name)))
-        limits = None if low is None else (float(low), float(high))  # type: ignore[arg-type]
-        specs.append(ParamSpec(DRIVABLE_PREFIX + f.name, f.name, text, range=limits))
-    return tuple(specs)
+    """``drivable.<field>`` for every DrivableConfig field, from its declaration."""
+    return _specs(DrivableConfig, DRIVABLE_PREFIX)
 
 
 def all_parameters() -> tuple[ParamSpec, ...]:
@@ -310,13 +359,13 @@ def declare_parameters(node: Node) -> Declared:
     node.declare_parameter(
         "labels.names",
         names if names else Parameter.Type.STRING_ARRAY,
-        ParameterDescriptor(description="class names by id, from the label file", read_only=True),
+        ParameterDescriptor(description=LABEL_PARAMETERS["labels.names"], read_only=True),
         ignore_override=True,
     )
     node.declare_parameter(
         "labels.colors",
         colors if colors else Parameter.Type.INTEGER_ARRAY,
-        ParameterDescriptor(description="class colours by id, flat [r, g, b, r, g, b, ...]", read_only=True),
+        ParameterDescriptor(description=LABEL_PARAMETERS["labels.colors"], read_only=True),
         ignore_override=True,
     )
     return Declared(values, label_set, label_error)

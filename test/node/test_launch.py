@@ -71,6 +71,25 @@ def test_launch_file_names_match_the_package() -> None:
     }
 
 
+def test_launch_parameter_arguments_match_the_parameter_declarations() -> None:
+    """Each launch argument passed on as a node parameter is a declared parameter; its help lists exactly the
+    declared choices; the boolean ones are declared booleans (use_sim_time is ROS's own)."""
+    from stdc_ros.node.parameters import all_parameters, default_values
+
+    c = module_constants()
+    specs = {spec.name: spec for spec in all_parameters()}
+    defaults = default_values()
+    help_text = {name: text for name, _, text in c["ARGUMENTS"]}
+    for name in c["PARAMETER_ARGUMENTS"]:
+        assert name in specs, name
+        assert isinstance(defaults[name], str), f"{name}: the launch file passes strings"
+        if specs[name].choices:
+            listed = help_text[name].split(";")[0].split(":")[-1]
+            assert [choice.strip() for choice in listed.split("|")] == list(specs[name].choices), name
+    for name in c["BOOLEAN_PARAMETERS"]:
+        assert name == "use_sim_time" or isinstance(defaults[name], bool), name
+
+
 def test_launch_file_is_a_ros2_launch_description() -> None:
     tree = ast.parse(LAUNCH_FILE.read_text())
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
