@@ -17,6 +17,7 @@ from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from ..drivable.intrinsics import scaled_camera_matrix
 from ..image_codec import ChannelOrder, encode_compressed
 from .parameters import NodeConfig
 
@@ -61,29 +62,19 @@ def camera_info_for(info: CameraInfo, header: Header, height: int, width: int) -
     """``info`` for an image of (height, width): ROI and binning undone, K and P scaled; ``header`` set."""
     out = copy.deepcopy(info)
     out.header = header
-    k = np.array(info.k, dtype=np.float64).reshape(3, 3)
-    p = np.array(info.p, dtype=np.float64).reshape(3, 4)
+    k, p = [float(v) for v in info.k], [float(v) for v in info.p]
     base_w, base_h = float(info.width or width), float(info.height or height)
     roi = info.roi
     if roi.width and roi.height:
-        k[0, 2] -= roi.x_offset
-        k[1, 2] -= roi.y_offset
-        p[0, 2] -= roi.x_offset
-        p[1, 2] -= roi.y_offset
+        k[2] -= roi.x_offset
+        k[5] -= roi.y_offset
+        p[2] -= roi.x_offset
+        p[6] -= roi.y_offset
         base_w, base_h = float(roi.width), float(roi.height)
     sx, sy = width / base_w, height / base_h
-    if (sx, sy) != (1.0, 1.0):
-        # Pixel centres map as u' = (u + 0.5) * s - 0.5 (a whole-frame resize, as cv2.resize and the drivable
-        # module's Intrinsics.scaled_to do).
-        for m in (k, p):
-            m[0, 2] = (m[0, 2] + 0.5) * sx - 0.5
-            m[1, 2] = (m[1, 2] + 0.5) * sy - 0.5
-            m[0, :2] *= sx
-            m[1, :2] *= sy
-        p[0, 3] *= sx
-        p[1, 3] *= sy
-    out.k = k.reshape(-1).tolist()
-    out.p = p.reshape(-1).tolist()
+    if (sx, sy) != (1.0, 1.0):  # a whole-frame resize, scaled as the drivable geometry scales its Intrinsics
+        k, p = scaled_camera_matrix(k, sx, sy), scaled_camera_matrix(p, sx, sy)
+    out.k, out.p = k, p
     out.width, out.height = width, height
     out.binning_x = out.binning_y = 0
     out.roi.x_offset = out.roi.y_offset = out.roi.width = out.roi.height = 0

@@ -11,7 +11,9 @@ import pytest
 
 from stdc_ros.bench.drivable import synthetic_labels
 from stdc_ros.drivable import PARAMETER_RANGES, DrivableArea, DrivableConfig, Intrinsics
+from stdc_ros.drivable.config import GEOMETRY_FIELDS
 from stdc_ros.drivable.geometry import GroundCamera
+from stdc_ros.drivable.intrinsics import scaled_camera_matrix
 
 
 # ---------------------------------------------------------------- config
@@ -103,6 +105,23 @@ def test_mapping_round_trip() -> None:
     assert DrivableConfig.from_mapping(mapping) == config
 
 
+def test_geometry_fields_are_the_declared_ones_and_key_the_lookups() -> None:
+    """GEOMETRY_FIELDS comes from the fields' declarations (geometry=True): the camera mounting, the grid extent,
+    the scan and the fallback intrinsics, nothing about the mask or the frame of the grid."""
+    assert set(GEOMETRY_FIELDS) == {
+        "camera_height", "camera_pitch", "camera_roll", "camera_yaw", "camera_x", "camera_y", "grid_resolution",
+        "grid_x_min", "grid_x_max", "grid_y_min", "grid_y_max", "max_range", "scan_fov", "scan_beams", "scan_frame",
+        "default_fx", "default_fy", "default_cx", "default_cy", "default_width", "default_height",
+    }  # fmt: skip
+    base = DrivableConfig()
+    for name in GEOMETRY_FIELDS:  # every one of them reaches the key
+        value = getattr(base, name)
+        changed = base.replace(**{name: "scan" if isinstance(value, str) else value + 1 if value < 5 else value - 1})
+        assert changed.geometry_key() != base.geometry_key(), name
+    per_frame = base.replace(morph_kernel=3, connectivity=8, max_cells=2_000_000, ground_frame="odom")
+    assert per_frame.geometry_key() == base.geometry_key()
+
+
 # ---------------------------------------------------------------- intrinsics
 def test_intrinsics_from_k_and_p() -> None:
     k = Intrinsics.from_k([500.0, 0.0, 320.0, 0.0, 510.0, 240.0, 0.0, 0.0, 1.0], 640, 480)
@@ -128,6 +147,25 @@ def test_scaling_keeps_pixel_centres_consistent_with_a_resize() -> None:
     us, vs, _ = GroundCamera.from_config(config, quarter).project(x, y)
     np.testing.assert_allclose(us, (u + 0.5) * 0.25 - 0.5)
     np.testing.assert_allclose(vs, (v + 0.5) * 0.25 - 0.5)
+
+
+def test_one_scaling_for_intrinsics_and_camera_info_matrices() -> None:
+    """scaled_camera_matrix (camera_info K/P) and Intrinsics.scaled_to are the same resize; the matrices
+    round-trip; distortion travels with the camera; the default fallback is the documented CamVid camera."""
+    camera = Intrinsics(1000.0, 990.0, 959.5, 539.5, 1920, 1080, "plumb_bob", (0.1, -0.05, 0.0, 0.0, 0.0))
+    small = camera.scaled_to(640, 360)
+    assert small.distortion == camera.distortion
+    assert Intrinsics.from_k(camera.k(), 1920, 1080) == Intrinsics.from_k(camera.p(), 1920, 1080)
+    scaled_k = scaled_camera_matrix(camera.k(), 1 / 3, 1 / 3)
+    assert Intrinsics.from_k(scaled_k, 640, 360) == dataclasses.replace(small, distortion=(0.0,) * 5)
+    p = [1000.0, 2.0, 959.5, -100.0, 0.0, 990.0, 539.5, 5.0, 0.0, 0.0, 1.0, 0.0]  # skew and a stereo baseline
+    assert scaled_camera_matrix(p, 0.5, 0.25) == [500.0, 1.0, 479.5, -50.0, 0.0, 247.5, 134.5, 1.25, 0, 0, 1, 0]
+    with pytest.raises(ValueError, match="9"):
+        scaled_camera_matrix([1.0] * 4, 0.5, 0.5)
+    camvid = Intrinsics.from_config(DrivableConfig())
+    assert (camvid.fx, camvid.cx, camvid.width, camvid.height) == (432.0, 239.5, 480, 360)
+    assert 57 < camvid.horizontal_fov_deg < 59
+    assert camvid.with_overrides(fx=500.0, cy=None) == dataclasses.replace(camvid, fx=500.0)
 
 
 def test_pipeline_scales_camera_info_to_the_mask() -> None:
