@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ..tensorrt_helpers import (  # noqa: F401 - fixtures
+    fakes,
+    shipped_model,
+    tiny_qdq_onnx,
+)
+
 
 @pytest.fixture(scope="session")
 def torch_reference(tiny_checkpoint):
