@@ -21,9 +21,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "build-engine": ("stdc_ros.model_tools.build_engine_cli", "build (and cache) a TensorRT engine, then exit"),
     "bench": ("stdc_ros.bench.cli", "benchmark backends, node overhead and post-processing"),
     "soak": ("stdc_ros.bench.soak", "push many frames through the real node; check memory/threads/fds"),
-    "make-bag": ("stdc_ros.bag.make_bag", "build a rosbag2 from a folder of frames (and labels)"),
-    "replay": ("stdc_ros.bag.replay", "play a rosbag2 into the ROS graph (where `ros2 bag play` is missing)"),
-    "eval": ("stdc_ros.bag.evaluate", "run the node on a bag and score it"),
+    "make-bag": ("stdc_ros.rosbag.make_bag", "build a rosbag2 from a folder of frames (and labels)"),
+    "replay": ("stdc_ros.rosbag.replay", "play a rosbag2 into the ROS graph (where `ros2 bag play` is missing)"),
+    "eval": ("stdc_ros.evaluation.evaluate", "run the node on a bag and score it"),
 }
 
 

@@ -28,7 +28,7 @@ CAMVID_PITCH = -0.09  # rad
 @dataclass
 class DemoResult:
     bag: Path
-    lossless: object  # stdc_ros.bag.report.EvalReport
+    lossless: object  # stdc_ros.evaluation.report.EvalReport
     realtime: object | None
     wall_s: float
     birdseye: Path | None = None  # last frame's overlay beside the bird's-eye drivable grid
@@ -43,8 +43,8 @@ def run_demo(
     realtime: bool = True,
     progress: bool = True,
 ) -> DemoResult:
-    from .bag.evaluate import EvalOptions, evaluate_bag
-    from .bag.make_bag import make_bag
+    from .evaluation.evaluate import EvalOptions, evaluate_bag
+    from .rosbag.make_bag import make_bag
 
     started = time.monotonic()
     sample = find_share_file(SAMPLE)
@@ -75,9 +75,9 @@ def render_birdseye_from_bag(output_bag: Path, out_png: Path, node_name: str = "
     import cv2
     import numpy as np
 
-    from .bag.io import messages, open_bag, typestore
     from .drivable.grid import OccupancyGridData
     from .drivable.render import render_birdseye, side_by_side
+    from .rosbag.io import messages, open_bag, typestore
 
     store = typestore()
     overlays: dict[int, np.ndarray] = {}

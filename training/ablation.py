@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from stdc_ros.bench.runtimes import cpu_name
+from stdc_ros.machine import cpu_name
 
 from .config import ExperimentConfig, load_config
 from .datasets import build_dataset

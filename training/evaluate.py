@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="folder for JSON, Markdown and pictures")
     args = parser.parse_args(argv)
 
-    from stdc_ros.bag.plots import plot_iou_bars
+    from stdc_ros.plots import plot_iou_bars
 
     from .plots import plot_confusion
 

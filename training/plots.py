@@ -1,6 +1,6 @@
 """Pictures of training and evaluation: loss/mIoU curves and the confusion matrix.
 
-Per-class IoU bars are drawn by stdc_ros.bag.plots.plot_iou_bars, shared with the bag evaluation."""
+Per-class IoU bars are drawn by stdc_ros.plots.plot_iou_bars, shared with the bag evaluation."""
 
 from __future__ import annotations
 

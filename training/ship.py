@@ -20,13 +20,13 @@ from typing import Any
 import torch
 import yaml
 
-from stdc_ros.bag.plots import plot_iou_bars
-from stdc_ros.bench.runtimes import cpu_name
 from stdc_ros.labels import load_label_set
+from stdc_ros.machine import cpu_name
 from stdc_ros.metrics import ConfusionMatrix
 from stdc_ros.model_tools.export import export_onnx
 from stdc_ros.model_tools.int8_card import render_section
 from stdc_ros.network import build_stdc
+from stdc_ros.plots import plot_iou_bars
 from stdc_ros.runtime import create_runtime
 from stdc_ros.runtime.engine_cache import file_sha256
 

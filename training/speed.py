@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from stdc_ros.bench.runtimes import cpu_name
+from stdc_ros.machine import cpu_name
 
 from .config import ExperimentConfig, load_config
 from .precision import cpu_bf16_support

@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 
-from stdc_ros.bench.runtimes import cpu_name
+from stdc_ros.machine import cpu_name
 from stdc_ros.network import STDCSeg, build_stdc
 from stdc_ros.network.checkpoint import FORMAT as MODEL_FORMAT
 from stdc_ros.network.checkpoint import read_checkpoint

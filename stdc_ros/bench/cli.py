@@ -11,45 +11,18 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..runtime.conventions import parse_size
 from .hd_camera import hd_camera_sections
 from .models import add_model_arguments
+from .sections import Section, SectionResult, format_table
 from .suite import suite_sections
 
 log = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT = Path("runs/bench/bench.json")
-
-
-@dataclass
-class SectionResult:
-    rows: list[dict]  # written to the JSON under the section's name
-    table: str  # printed
-    figures: list[Path] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Section:
-    name: str
-    help: str
-    run: Callable[[argparse.Namespace, Path], SectionResult]  # (args, output folder) -> result
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
-
-
-def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]) -> str:
-    """Plain-text table; ``columns`` are (key, header, format spec) and missing values print as '-'."""
-    cells = [[header for _, header, _ in columns]]
-    for row in rows:
-        cells.append([format(row[key], spec) if row.get(key) is not None else "-" for key, _, spec in columns])
-    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 # --- section: inference runtimes ---------------------------------------------------------------------------
@@ -176,8 +149,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cpu import read_cpu_info
-    from .runtimes import machine_info
+    from ..machine import machine_info, read_cpu_info
     from .summary import build_summary
 
     wanted = [s.strip() for s in args.sections.split(",") if s.strip()]

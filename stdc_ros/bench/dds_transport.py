@@ -230,7 +230,7 @@ def cpu_model() -> str:
 
 
 def format_results(results: Sequence[VariantResult]) -> str:
-    from .cli import format_table
+    from .sections import format_table
 
     columns = (
         ("name", "variant", ""),

@@ -31,7 +31,7 @@ from ..harness.node_process import NodeLaunch, NodeProcess
 from .camera_process import CameraProcess, CameraSettings, make_messages
 
 if TYPE_CHECKING:
-    from .cli import Section, SectionResult
+    from .sections import Section, SectionResult
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def _parse_rows(text: str) -> tuple[tuple[int, int, str], ...]:
 
 
 def _run(args: argparse.Namespace, out_dir: Path) -> SectionResult:
-    from .cli import SectionResult, format_table
+    from .sections import SectionResult, format_table
 
     settings = HdCameraSettings(args.hd_model, args.hd_threads, args.hd_hz, args.hd_seconds, _parse_rows(args.hd_rows))
     rows = run_hd_camera(settings)
@@ -257,7 +257,7 @@ def _run(args: argparse.Namespace, out_dir: Path) -> SectionResult:
 
 
 def hd_camera_sections() -> list[Section]:
-    from .cli import Section
+    from .sections import Section
 
     return [
         Section("hdcamera", "camera process -> node: 480x360, 1080p raw and JPEG, transport loss", _run, _arguments)

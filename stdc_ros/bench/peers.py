@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..machine import openvino_version
 from .models import ModelFile
 from .runtimes import percentile_summary
 
@@ -36,15 +37,6 @@ log = logging.getLogger(__name__)
 
 ONNXRUNTIME, OPENVINO = "onnxruntime", "openvino"
 CALLS = ("network", "frame")
-
-
-def openvino_version() -> str | None:
-    """The installed OpenVINO's version, None when it is not installed."""
-    try:
-        import openvino
-    except ImportError:
-        return None
-    return str(openvino.__version__).split("-")[0]  # '2026.4.1' of '2026.4.1-22982-e213a14-releases/...'
 
 
 def openvino_missing_note() -> str:

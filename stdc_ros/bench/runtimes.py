@@ -9,7 +9,6 @@ whole graph), which is how we decide where pre/post-processing belongs.
 from __future__ import annotations
 
 import logging
-import platform
 import random
 import tempfile
 import time
@@ -303,46 +302,3 @@ def _rows(model: str, size: tuple[int, int], subjects: list[_Subject]) -> list[d
         row["samples_ms"] = [round(v, 3) for v in s.samples]
         out.append(row)
     return out
-
-
-def machine_info() -> dict[str, object]:
-    """What the figures depend on: processor, core count, load, library versions."""
-    import os
-
-    import onnxruntime
-
-    from .cpu import read_cpu_info
-
-    info: dict[str, object] = {
-        "platform": platform.platform(),
-        "processor": cpu_name(),
-        "cpus": os.cpu_count(),
-        "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
-        "python": platform.python_version(),
-        "onnxruntime": onnxruntime.__version__,
-        "cpu": read_cpu_info().as_dict(),  # name and vector ISA: the figures depend on both
-    }
-    from .peers import openvino_version
-
-    if openvino_version():
-        info["openvino"] = openvino_version()
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-        info["torch_threads"] = torch.get_num_threads()
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name()
-    except ImportError:
-        pass
-    return info
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"

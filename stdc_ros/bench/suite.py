@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .cli import Section, SectionResult
+    from .sections import Section, SectionResult
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def _node_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_node(args: argparse.Namespace, out_dir: Path) -> SectionResult:
-    from .cli import SectionResult, format_table
     from .node_overhead import NodeBenchSettings, run_node_bench
+    from .sections import SectionResult, format_table
 
     settings = NodeBenchSettings(
         height=args.node_size[0],
@@ -143,9 +143,9 @@ def output_message_costs(height: int, width: int, repeats: int) -> dict[str, tup
 
 
 def _run_post(args: argparse.Namespace, out_dir: Path) -> SectionResult:
-    from .cli import SectionResult, format_table
     from .codec import bench_codec
     from .drivable import bench_drivable
+    from .sections import SectionResult, format_table
 
     height, width = args.post_size
     rows: list[dict[str, Any]] = []
@@ -215,11 +215,11 @@ def _physical_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_physical(args: argparse.Namespace, out_dir: Path) -> SectionResult:
-    from .cli import SectionResult, format_table
-    from .cpu import read_cpu_info
+    from ..machine import read_cpu_info
     from .models import resolve_models
     from .peaks import FP32, best_peak, measure_peaks, merge_best
     from .physical import Utilisation, network_macs, onnx_network_macs, profile_onnxruntime, time_onnx_networks
+    from .sections import SectionResult, format_table
 
     cpu = read_cpu_info()
     threads = args.physical_threads or [1]
@@ -314,10 +314,10 @@ def _peer_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_peers(args: argparse.Namespace, out_dir: Path) -> SectionResult:
-    from .cli import SectionResult, format_table
-    from .cpu import read_cpu_info
+    from ..machine import read_cpu_info
     from .models import resolve_models
     from .peers import bench_peers
+    from .sections import SectionResult, format_table
 
     models, notes = resolve_models(args)
     calls = [c.strip() for c in args.peer_calls.split(",") if c.strip()]
@@ -356,8 +356,8 @@ def _camera_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_camera(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     from .camera import CameraSettings, camera_note, run_camera
-    from .cli import SectionResult, format_table
     from .models import resolve_models
+    from .sections import SectionResult, format_table
 
     models, notes = resolve_models(args)
     chosen = [m for m in models if m.label == args.camera30_model.upper()]
@@ -373,7 +373,7 @@ def _run_camera(args: argparse.Namespace, out_dir: Path) -> SectionResult:
 
 def suite_sections() -> list[Section]:
     """The sections of this module, in the order `stdc-ros bench` runs them."""
-    from .cli import Section
+    from .sections import Section
 
     return [
         Section("node", "node e2e vs bare runtime, transport, 30 Hz camera drops", _run_node, _node_arguments),

@@ -85,7 +85,7 @@ def node_lines(sections: Mapping[str, Any]) -> list[str]:
 
 def build_summary(sections: Mapping[str, Any], cpu_summary: str) -> tuple[list[dict[str, Any]], str]:
     """(rows for the JSON, the printed text)."""
-    from .cli import format_table
+    from .sections import format_table
 
     rows = inference_rows(sections)
     used = [c for c in SUMMARY_COLUMNS if c[0] in ("model", "threads") or any(r.get(c[0]) is not None for r in rows)]

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..bag.ros import message_class, qos, ros_node
+from ..rosbag.ros import message_class, qos, ros_node
 
 LOG = logging.getLogger(__name__)
 DISCOVERY_PERIOD_S = 0.25

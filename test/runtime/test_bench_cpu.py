@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from stdc_ros.bench.camera import CameraSettings, camera_row
-from stdc_ros.bench.cpu import parse_cpuinfo
 from stdc_ros.bench.peaks import FP32, INT8, Peak, best_peak, merge_best
 from stdc_ros.bench.physical import Utilisation, utilisation_pct
+from stdc_ros.machine import parse_cpuinfo
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from stdc_ros.bag import evaluate as evaluate_module
-from stdc_ros.bag.evaluate import evaluate_bag
-from stdc_ros.bag.io import bag_summary
+from stdc_ros.evaluation import evaluate as evaluate_module
+from stdc_ros.evaluation.evaluate import evaluate_bag
 from stdc_ros.harness.node_process import NodeProcessError
+from stdc_ros.rosbag.io import bag_summary
 
-from .bagtools import START_NS, constant_labels, copy_bag, topic_messages
+from ..bagtools import START_NS, constant_labels, copy_bag, topic_messages
 
 GT = "/camera/labels_gt"
 ROAD = 3
@@ -166,7 +166,7 @@ def test_lossless_frame_without_answer_is_reported(
     ros_domain_id: int,
 ) -> None:
     images, labels = sample_dirs
-    from stdc_ros.bag.make_bag import make_bag
+    from stdc_ros.rosbag.make_bag import make_bag
 
     bag = make_bag(images, tmp_path / "one_hz", labels, rate_hz=1.0, limit=3, start_time_ns=START_NS, progress=False)
     report = evaluate_bag(

@@ -1,4 +1,4 @@
-"""The CPU the figures were measured on: model name and the vector instructions that bound its arithmetic.
+"""The machine the figures were measured on: the CPU model name and the vector instructions that bound its arithmetic.
 
 Read from ``/proc/cpuinfo`` (``flags`` on x86, ``Features`` on ARM), with ``lscpu`` for the model name where
 cpuinfo has none. The ISA decides which peak applies: float32 runs on FMA units (AVX2 or AVX-512F), int8 on dot
@@ -152,3 +152,50 @@ def read_cpu_info(path: Path = Path("/proc/cpuinfo")) -> CpuInfo:
         text = ""
     has_model = any(line.lower().startswith(("model name", "hardware")) for line in text.splitlines())
     return parse_cpuinfo(text, None if has_model else lscpu_model_name())
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (what training and the benchmarks print as the hardware)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def openvino_version() -> str | None:
+    """The installed OpenVINO's version, None when it is not installed."""
+    try:
+        import openvino
+    except ImportError:
+        return None
+    return str(openvino.__version__).split("-")[0]  # '2026.4.1' of '2026.4.1-22982-e213a14-releases/...'
+
+
+def machine_info() -> dict[str, object]:
+    """What the figures depend on: processor, core count, load, library versions."""
+    import onnxruntime
+
+    info: dict[str, object] = {
+        "platform": platform.platform(),
+        "processor": cpu_name(),
+        "cpus": os.cpu_count(),
+        "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "cpu": read_cpu_info().as_dict(),  # name and vector ISA: the figures depend on both
+    }
+    if openvino_version():
+        info["openvino"] = openvino_version()
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name()
+    except ImportError:
+        pass
+    return info

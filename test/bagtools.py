@@ -1,11 +1,15 @@
-"""Helpers of the bag tests: copy a bag with changes, write bags with unknown types, read topics back."""
+"""Helpers of the rosbag and evaluation tests: copy a bag with changes, write bags with unknown types, read topics
+back; and their fixtures (small bags made from the bundled CamVid sample, a fake node command), which
+test/rosbag/conftest.py and test/evaluation/conftest.py register."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
@@ -65,3 +69,30 @@ def topic_messages(path: Path, topic: str) -> list[tuple[int, object]]:
     with Reader(path) as reader:
         conns = [c for c in reader.connections if c.topic == topic]
         return [(t, STORE.deserialize_cdr(raw, c.msgtype)) for c, t, raw in reader.messages(connections=conns)]
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+HERE = Path(__file__).resolve().parent
+SAMPLE = HERE.parent / "samples" / "camvid_demo"
+
+
+@pytest.fixture(scope="session")
+def sample_dirs() -> tuple[Path, Path]:
+    """(images, labels) of the bundled CamVid sample."""
+    return SAMPLE / "images", SAMPLE / "labels"
+
+
+@pytest.fixture(scope="session")
+def small_bag(tmp_path_factory: pytest.TempPathFactory, sample_dirs: tuple[Path, Path]) -> Path:
+    """Four CamVid frames at 10 Hz (MCAP): rgb8 images, camera_info and ground truth."""
+    from stdc_ros.rosbag.make_bag import make_bag
+
+    images, labels = sample_dirs
+    out = tmp_path_factory.mktemp("bags") / "small"
+    return make_bag(images, out, labels, rate_hz=10.0, limit=4, start_time_ns=START_NS, progress=False)
+
+
+@pytest.fixture(scope="session")
+def fake_node_command() -> tuple[str, ...]:
+    """Starts test/fake_node.py the way the evaluator starts `stdc-ros run`."""
+    return (sys.executable, str(HERE / "fake_node.py"))

@@ -9,8 +9,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from stdc_ros.bag.ros import dds_environment
 from stdc_ros.dds_profile import apply_hd_profile, hd_profile_path, profile_environment, profile_variables
+from stdc_ros.rosbag.ros import dds_environment
 
 USER_SETTINGS = (
     "FASTDDS_BUILTIN_TRANSPORTS",

@@ -27,12 +27,12 @@ from ..harness.domains import pick_domain_id
 from ..harness.node_process import NodeLaunch, NodeProcess, NodeProcessError
 from ..harness.recorder import NodeClient
 from ..labels import LabelSet, load_label_set
+from ..plots import StripFrame, overlays_strip, plot_iou_bars, plot_latency_hist
+from ..rosbag.io import BagWriter, bag_summary, open_bag
+from ..rosbag.ros import dds_environment, wait_until
 from .eval_inputs import BagInputs, scan_inputs
 from .eval_run import LiveRun, RunState, score_recorded
-from .io import BagWriter, bag_summary, open_bag
-from .plots import StripFrame, overlays_strip, plot_iou_bars, plot_latency_hist
 from .report import EvalReport
-from .ros import dds_environment, wait_until
 from .scoring import Scorer, latency_stats
 
 LOG = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class _Null:
 
 
 def _typestore() -> object:
-    from .io import typestore
+    from ..rosbag.io import typestore
 
     return typestore()
 
@@ -353,7 +353,7 @@ def _write_outputs(
 
 def _recorded_strip(state: RunState) -> list[StripFrame]:
     """Recorded mode keeps no pictures during scoring: read the strip frames' images back from the bag."""
-    from .codec import image_msg_to_rgb
+    from ..rosbag.codec import image_msg_to_rgb
     from .eval_inputs import decode_labels, image_stream
 
     frames = []

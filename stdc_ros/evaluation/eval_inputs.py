@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 
 from ..errors import BagError, ImageFormatError
-from .codec import image_msg_to_rgb, labels_from_msg
-from .io import CAMERA_INFO, IMAGE, IMAGE_TYPES, BagSummary, BagWriter, TopicSummary, messages, pick_image_topic
-from .make_bag import BagTopics
+from ..rosbag.codec import image_msg_to_rgb, labels_from_msg
+from ..rosbag.io import CAMERA_INFO, IMAGE, IMAGE_TYPES, BagSummary, BagWriter, TopicSummary, messages, pick_image_topic
+from ..rosbag.make_bag import BagTopics
+from ..rosbag.ros import stamp_ns
 from .matching import StampIndex
-from .ros import stamp_ns
 from .scoring import FrameRecord
 
 LOG = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def scan_inputs(
 
 
 def _store() -> Any:
-    from .io import typestore
+    from ..rosbag.io import typestore
 
     return typestore()
 

@@ -20,11 +20,11 @@ import numpy as np
 from ..errors import ImageFormatError
 from ..harness.node_process import NodeProcess
 from ..harness.recorder import NodeClient, Received
-from .codec import image_msg_to_rgb, labels_from_msg
+from ..rosbag.codec import image_msg_to_rgb, labels_from_msg
+from ..rosbag.io import BagWriter
+from ..rosbag.ros import stamp_ns
 from .eval_inputs import BagInputs, Frame, decode_labels, image_stream, to_image_bytes
-from .io import BagWriter
 from .matching import StampIndex
-from .ros import stamp_ns
 from .scoring import Scorer
 
 LOG = logging.getLogger(__name__)

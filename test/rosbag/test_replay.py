@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stdc_ros.bag.make_bag import make_bag
-from stdc_ros.bag.replay import ReplayOptions, plan_topics, replay
-from stdc_ros.bag.ros import qos, ros_node
 from stdc_ros.errors import BagError
+from stdc_ros.rosbag.make_bag import make_bag
+from stdc_ros.rosbag.replay import ReplayOptions, plan_topics, replay
+from stdc_ros.rosbag.ros import qos, ros_node
 
-from .bagtools import START_NS, topic_messages
+from ..bagtools import START_NS, topic_messages
 
 pytestmark = pytest.mark.ros
 
@@ -156,7 +156,7 @@ def test_replay_api_loop_and_stop(bag_10hz: Path, ros_domain_id: int) -> None:
 
 
 def test_plan_topics_and_errors(bag_10hz: Path) -> None:
-    from stdc_ros.bag.io import open_bag
+    from stdc_ros.rosbag.io import open_bag
 
     with open_bag(bag_10hz) as reader:
         plan, skipped = plan_topics(reader, ReplayOptions(remap={"/camera/image_raw": "/x"}))

@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..labels import LabelSet
+from .labels import LabelSet
 
 
 def _pyplot() -> Any:  # matplotlib is imported only when a plot is drawn

@@ -11,13 +11,13 @@ import pytest
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
-from stdc_ros.bag import make_bag as make_bag_module
-from stdc_ros.bag.camera import CAMVID_INTRINSICS, CameraIntrinsics, load_calibration
-from stdc_ros.bag.codec import decode_to_rgb, labels_from_msg
-from stdc_ros.bag.make_bag import BagTopics, make_bag
 from stdc_ros.errors import BagError
+from stdc_ros.rosbag import make_bag as make_bag_module
+from stdc_ros.rosbag.camera import CAMVID_INTRINSICS, CameraIntrinsics, load_calibration
+from stdc_ros.rosbag.codec import decode_to_rgb, labels_from_msg
+from stdc_ros.rosbag.make_bag import BagTopics, make_bag
 
-from .bagtools import START_NS
+from ..bagtools import START_NS
 
 STORE = get_typestore(Stores.ROS2_KILTED)
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from stdc_ros.bag.evaluate import evaluate_bag
-from stdc_ros.bag.io import bag_summary
-from stdc_ros.bag.replay import ReplayOptions, replay
 from stdc_ros.errors import BagError
+from stdc_ros.evaluation.evaluate import evaluate_bag
+from stdc_ros.rosbag.io import bag_summary
+from stdc_ros.rosbag.replay import ReplayOptions, replay
 
-from .bagtools import START_NS, UNKNOWN_TYPE, copy_bag, unknown_message
+from ..bagtools import START_NS, UNKNOWN_TYPE, copy_bag, unknown_message
 
 GT = "/camera/labels_gt"
 

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from stdc_ros.bag.evaluate import evaluate_bag
 from stdc_ros.dds_profile import PROFILE_VARIABLES
+from stdc_ros.evaluation.evaluate import evaluate_bag
 from stdc_ros.labels import load_label_set
 from stdc_ros.metrics import ConfusionMatrix
 
@@ -78,7 +78,7 @@ def test_realtime_real_node(small_bag: Path, tmp_path: Path, tiny_onnx: Path, ro
 @pytest.fixture(scope="module")
 def hd_bag(tmp_path_factory: pytest.TempPathFactory, sample_dirs: tuple[Path, Path]) -> Path:
     """Three CamVid frames scaled to 1920x1080 (6.2 MB as bgr8, far over Fast DDS's 512 KB segment), 2 Hz."""
-    from stdc_ros.bag.make_bag import make_bag
+    from stdc_ros.rosbag.make_bag import make_bag
 
     images, labels = sample_dirs
     root = tmp_path_factory.mktemp("hd")
