@@ -15,7 +15,6 @@ import argparse
 import json
 import logging
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dds_profile import PROFILE_VARIABLES, hd_profile_path, profile_variables
+from ..harness.domains import pick_domain_id
 from .camera_process import CameraProcess, CameraSettings, child_environment
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class VariantResult:
 def run_variant(
     variant: Variant, size: tuple[int, int], rate_hz: float, frames: int, encoding: str = "bgr8"
 ) -> VariantResult:
-    domain_id = 150 + random.SystemRandom().randrange(80)  # benchmarks use 101..230; the tests 1..100
+    domain_id = pick_domain_id(range(150, 230))  # the upper part of the tools' domains; the tests use 1..100
     topic = f"/dds_bench_{os.getpid()}/image"
     with tempfile.TemporaryDirectory(prefix="stdc_dds_") as tmp:
         camera_env = side_environment(variant.camera, Path(tmp), "camera")
