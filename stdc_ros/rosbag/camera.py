@@ -7,91 +7,52 @@ centre and no distortion. Override with ``--fx/--fy/--cx/--cy`` or a ROS camera 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
+from ..drivable.config import DrivableConfig
+from ..drivable.intrinsics import Intrinsics
 from ..errors import BagError
 
 
-@dataclass(frozen=True)
-class CameraIntrinsics:
-    """Pinhole model at ``width`` x ``height``; ``scaled_to`` adapts it to frames of another size."""
-
-    width: int = 480
-    height: int = 360
-    fx: float = 432.0
-    fy: float = 432.0
-    cx: float = 239.5  # ROS pixel centres sit at integer coordinates: the centre of 480 px is 239.5
-    cy: float = 179.5
-    distortion_model: str = "plumb_bob"
-    distortion: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
-
-    @property
-    def horizontal_fov_deg(self) -> float:
-        return math.degrees(2 * math.atan2(self.width / 2, self.fx))
-
-    def scaled_to(self, width: int, height: int) -> CameraIntrinsics:
-        if (width, height) == (self.width, self.height):
-            return self
-        sx, sy = width / self.width, height / self.height
-        return replace(
-            self,
-            width=width,
-            height=height,
-            fx=self.fx * sx,
-            fy=self.fy * sy,
-            cx=(self.cx + 0.5) * sx - 0.5,
-            cy=(self.cy + 0.5) * sy - 0.5,
-        )
-
-    def with_overrides(self, **values: float | None) -> CameraIntrinsics:
-        return replace(self, **{k: v for k, v in values.items() if v is not None})
-
-    def k(self) -> np.ndarray:
-        return np.array([self.fx, 0, self.cx, 0, self.fy, self.cy, 0, 0, 1], dtype=np.float64)
-
-    def p(self) -> np.ndarray:
-        return np.array([self.fx, 0, self.cx, 0, 0, self.fy, self.cy, 0, 0, 0, 1, 0], dtype=np.float64)
-
-    def to_msg(self, store: Any, header: Any) -> Any:
-        """A rosbags sensor_msgs/CameraInfo with this model."""
-        types = store.types
-        return types["sensor_msgs/msg/CameraInfo"](
-            header=header,
-            height=self.height,
-            width=self.width,
-            distortion_model=self.distortion_model,
-            d=np.asarray(self.distortion, dtype=np.float64),
-            k=self.k(),
-            r=np.eye(3, dtype=np.float64).ravel(),
-            p=self.p(),
-            binning_x=0,
-            binning_y=0,
-            roi=types["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
-        )
+def camera_info_msg(camera: Intrinsics, store: Any, header: Any) -> Any:
+    """A rosbags sensor_msgs/CameraInfo with the model of ``camera``."""
+    types = store.types
+    return types["sensor_msgs/msg/CameraInfo"](
+        header=header,
+        height=camera.height,
+        width=camera.width,
+        distortion_model=camera.distortion_model,
+        d=np.asarray(camera.distortion, dtype=np.float64),
+        k=camera.k(),
+        r=np.eye(3, dtype=np.float64).ravel(),
+        p=camera.p(),
+        binning_x=0,
+        binning_y=0,
+        roi=types["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+    )
 
 
-CAMVID_INTRINSICS = CameraIntrinsics()
+# The node's fallback camera (DrivableConfig.default_*): fx = fy = 432, cx = 239.5, cy = 179.5 at 480x360.
+CAMVID_INTRINSICS = Intrinsics.from_config(DrivableConfig())
 
 
-def load_calibration(path: Path) -> CameraIntrinsics:
+def load_calibration(path: Path) -> Intrinsics:
     """Intrinsics from a ROS camera calibration YAML (``camera_calibration`` / camera_info_manager format)."""
     try:
         data = yaml.safe_load(Path(path).read_text())
         k = [float(v) for v in data["camera_matrix"]["data"]]
         dist = data.get("distortion_coefficients", {}).get("data", [0.0] * 5)
-        return CameraIntrinsics(
-            width=int(data["image_width"]),
-            height=int(data["image_height"]),
+        return Intrinsics(
             fx=k[0],
             fy=k[4],
             cx=k[2],
             cy=k[5],
+            width=int(data["image_width"]),
+            height=int(data["image_height"]),
             distortion_model=str(data.get("distortion_model", "plumb_bob")),
             distortion=tuple(float(v) for v in dist),
         )

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from ..drivable.intrinsics import Intrinsics
 from ..errors import BagError, StdcRosError
 from ..image_files import read_label_map, read_rgb
-from .camera import CAMVID_INTRINSICS, CameraIntrinsics, load_calibration
+from .camera import CAMVID_INTRINSICS, camera_info_msg, load_calibration
 from .codec import COMPRESSED_FORMATS, ENCODINGS, compress_rgb, encode_rgb
 from .io import STORAGES, BagWriter
 
@@ -92,7 +93,7 @@ def make_bag(
     raw: bool = True,
     compressed_format: str = "jpeg",
     jpeg_quality: int = 90,
-    camera: CameraIntrinsics = CAMVID_INTRINSICS,
+    camera: Intrinsics = CAMVID_INTRINSICS,
     frame_id: str = "camera",
     topics: BagTopics = BagTopics(),
     start_time_ns: int | None = None,
@@ -127,7 +128,7 @@ def make_bag(
         store = writer.store
         writer.set_custom_data("stdc_ros.source", str(images_dir.resolve()))
         writer.set_custom_data("stdc_ros.rate_hz", f"{rate_hz:g}")
-        writer.set_custom_data("stdc_ros.intrinsics", json.dumps(asdict(camera)))
+        writer.set_custom_data("stdc_ros.intrinsics", json.dumps(asdict(camera), sort_keys=True))
         for i, frame in enumerate(tqdm(frames, desc="make-bag", unit="frame", disable=not progress)):
             stamp = start + round(i * period_ns)
             rgb = read_rgb(frame, BagError)
@@ -140,7 +141,7 @@ def make_bag(
                 msg = store.types["sensor_msgs/msg/CompressedImage"](header=header, format=fmt, data=data)
                 writer.write(topics.compressed, msg, stamp)
             intrinsics = camera.scaled_to(rgb.shape[1], rgb.shape[0])
-            writer.write(topics.camera_info, intrinsics.to_msg(store, header), stamp)
+            writer.write(topics.camera_info, camera_info_msg(intrinsics, store, header), stamp)
             if labels_dir is not None:
                 label_path = find_label(Path(labels_dir), frame)
                 if label_path is None:
@@ -203,9 +204,12 @@ def topics_for(prefix: str) -> BagTopics:
     )
 
 
-def intrinsics_from_args(args: argparse.Namespace) -> CameraIntrinsics:
+def intrinsics_from_args(args: argparse.Namespace) -> Intrinsics:
     camera = load_calibration(args.calibration) if args.calibration else CAMVID_INTRINSICS
-    return camera.with_overrides(fx=args.fx, fy=args.fy, cx=args.cx, cy=args.cy)
+    try:
+        return camera.with_overrides(fx=args.fx, fy=args.fy, cx=args.cx, cy=args.cy)
+    except ValueError as exc:  # e.g. --fx 0: Intrinsics refuses a non-positive focal length
+        raise BagError(f"bad camera intrinsics: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:

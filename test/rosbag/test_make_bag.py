@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
+from stdc_ros.drivable.intrinsics import Intrinsics
 from stdc_ros.errors import BagError
 from stdc_ros.rosbag import make_bag as make_bag_module
-from stdc_ros.rosbag.camera import CAMVID_INTRINSICS, CameraIntrinsics, load_calibration
+from stdc_ros.rosbag.camera import CAMVID_INTRINSICS, load_calibration
 from stdc_ros.rosbag.codec import decode_to_rgb, labels_from_msg
 from stdc_ros.rosbag.make_bag import BagTopics, make_bag
 
@@ -104,7 +108,7 @@ def test_encodings(tmp_path: Path, sample_dirs: tuple[Path, Path], encoding: str
 
 def test_compressed_only_and_custom_camera(tmp_path: Path, sample_dirs: tuple[Path, Path]) -> None:
     images, _ = sample_dirs
-    camera = CameraIntrinsics(width=960, height=720, fx=800, fy=810, cx=479.5, cy=359.5)
+    camera = Intrinsics(width=960, height=720, fx=800, fy=810, cx=479.5, cy=359.5)
     out = make_bag(
         images,
         tmp_path / "bag",
@@ -191,3 +195,39 @@ def test_cli(tmp_path: Path, sample_dirs: tuple[Path, Path], caplog: pytest.LogC
     assert msgs["/cam/camera_info"][0][1].k[0] == 500
     assert make_bag_module.run(parser.parse_args([str(images), str(out), "--no-progress"])) == 2  # exists
     assert "exists" in caplog.text
+    zero_focal = parser.parse_args([str(images), str(tmp_path / "zero_fx"), "--fx", "0", "--no-progress"])
+    with pytest.raises(BagError, match=r"bad camera intrinsics.*focal"):
+        make_bag_module.intrinsics_from_args(zero_focal)
+    assert make_bag_module.run(zero_focal) == 2
+    assert not (tmp_path / "zero_fx").exists()
+
+
+def test_camera_info_fields_as_before(tmp_path: Path, sample_dirs: tuple[Path, Path]) -> None:
+    """Every decoded camera_info field as the bag's own CameraIntrinsics wrote it (default and scaled camera,
+    with distortion), so moving to the one Intrinsics type changed no bag; the intrinsics metadata too."""
+    images, _ = sample_dirs
+    camera = Intrinsics(
+        fx=1000.0, fy=990.0, cx=639.5, cy=359.5, width=1280, height=720, distortion=(0.1, -0.2, 0.0, 0.0, 0.05)
+    )
+    for cam, (fx, fy, cx, cy, dist) in (
+        (CAMVID_INTRINSICS, (432.0, 432.0, 239.5, 179.5, (0.0,) * 5)),
+        (camera, (375.0, 495.0, 239.5, 179.5, (0.1, -0.2, 0.0, 0.0, 0.05))),  # 1280x720 -> 480x360
+    ):
+        out = make_bag(images, tmp_path / f"bag{fx}", camera=cam, limit=1, start_time_ns=START_NS, progress=False)
+        info = read_all(out)[BagTopics.camera_info][0][1]
+        assert (info.height, info.width, info.distortion_model) == (360, 480, "plumb_bob")
+        assert (info.binning_x, info.binning_y) == (0, 0)
+        assert (info.roi.x_offset, info.roi.y_offset, info.roi.height, info.roi.width) == (0, 0, 0, 0)
+        assert not info.roi.do_rectify
+        for field, values in (
+            ("d", dist),
+            ("k", (fx, 0, cx, 0, fy, cy, 0, 0, 1)),
+            ("r", (1, 0, 0, 0, 1, 0, 0, 0, 1)),
+            ("p", (fx, 0, cx, 0, 0, fy, cy, 0, 0, 0, 1, 0)),
+        ):
+            array = getattr(info, field)
+            assert array.dtype == np.float64 and array.tolist() == list(values), field
+        metadata = yaml.safe_load((out / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        stored = json.loads(metadata["custom_data"]["stdc_ros.intrinsics"])
+        assert stored == {**dataclasses.asdict(cam), "distortion": list(cam.distortion)}
+        assert list(stored) == sorted(stored)
