@@ -10,12 +10,13 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..cli_options import add_options, negated, option, options_from
 from ..drivable.intrinsics import Intrinsics
 from ..errors import BagError, StdcRosError
 from ..image_files import read_label_map, read_rgb
@@ -163,40 +164,6 @@ def make_bag(
     return out
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.epilog = (
-        "example: stdc-ros make-bag ../shared/camvid/test camvid.bag --labels ../shared/camvid/testannot "
-        "--pattern '0001TP_*' --rate 1"
-    )
-    parser.add_argument("images", type=Path, help="folder of frames (sorted by file name)")
-    parser.add_argument("out", type=Path, help="rosbag2 folder to create")
-    parser.add_argument("--labels", type=Path, default=None, help="folder of label maps (class ids, same stems)")
-    parser.add_argument("--rate", type=float, default=1.0, help="frames per second (CamVid frames are 1 s apart)")
-    parser.add_argument("--encoding", default="rgb8", choices=ENCODINGS, help="encoding of the Image messages")
-    parser.add_argument("--compressed", action="store_true", help="also write sensor_msgs/CompressedImage")
-    parser.add_argument("--no-raw", action="store_true", help="write no sensor_msgs/Image (needs --compressed)")
-    parser.add_argument("--compressed-format", default="jpeg", choices=COMPRESSED_FORMATS)
-    parser.add_argument("--jpeg-quality", type=int, default=90)
-    parser.add_argument("--storage", default="mcap", choices=STORAGES, help="rosbag2 storage plugin")
-    parser.add_argument("--pattern", default="*", help="glob of the frames to take, e.g. '0001TP_*'")
-    parser.add_argument("--limit", type=int, default=0, help="take only the first N frames (0: all)")
-    parser.add_argument("--start-time", type=float, default=None, help="first stamp, seconds (default: now)")
-    parser.add_argument("--frame-id", default="camera")
-    parser.add_argument("--topic-prefix", default="/camera", help="topics: PREFIX/image_raw, PREFIX/camera_info, ...")
-    cam = parser.add_argument_group("camera intrinsics (default: the documented CamVid assumption)")
-    cam.add_argument("--calibration", type=Path, default=None, help="ROS camera calibration YAML")
-    for name in ("fx", "fy", "cx", "cy"):
-        cam.add_argument(
-            f"--{name}",
-            type=float,
-            default=None,
-            help=f"override {name}, pixels at the calibration size (480x360 for the CamVid default)",
-        )
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it is a bag")
-    parser.add_argument("--no-progress", action="store_true")
-
-
 def topics_for(prefix: str) -> BagTopics:
     prefix = "/" + prefix.strip("/")
     return BagTopics(
@@ -204,36 +171,84 @@ def topics_for(prefix: str) -> BagTopics:
     )
 
 
-def intrinsics_from_args(args: argparse.Namespace) -> Intrinsics:
-    camera = load_calibration(args.calibration) if args.calibration else CAMVID_INTRINSICS
+def _seconds_to_ns(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1e9)
+
+
+CAMERA_GROUP = "camera intrinsics (default: the documented CamVid assumption)"
+CAMERA_FIELDS = ("calibration", "fx", "fy", "cx", "cy")
+
+
+def _override(name: str) -> Any:
+    help_text = f"override {name}, pixels at the calibration size (480x360 for the CamVid default)"
+    return option(f"--{name}", default=None, parse=float, help=help_text, group=CAMERA_GROUP)
+
+
+@dataclass(frozen=True)
+class MakeBagCommand:
+    """The options of ``stdc-ros make-bag``: the arguments of ``make_bag`` but the camera, and the camera's flags."""
+
+    # option() returns a dataclasses.field (RUF009 cannot tell: it looks at the annotation only)
+    images_dir: Path = option("images", parse=Path, help="folder of frames (sorted by file name)")  # noqa: RUF009
+    out: Path = option("out", parse=Path, help="rosbag2 folder to create")  # noqa: RUF009
+    labels_dir: Path | None = option(  # noqa: RUF009
+        "--labels", default=None, parse=Path, help="folder of label maps (class ids, same stems)"
+    )
+    rate_hz: float = option("--rate", default=1.0, parse=float, help="frames per second (CamVid frames are 1 s apart)")
+    encoding: str = option("--encoding", default="rgb8", choices=ENCODINGS, help="encoding of the Image messages")
+    compressed: bool = option(
+        "--compressed", default=False, action="store_true", help="also write sensor_msgs/CompressedImage"
+    )
+    raw: bool = negated("--no-raw", help="write no sensor_msgs/Image (needs --compressed)")
+    compressed_format: str = option("--compressed-format", default="jpeg", choices=COMPRESSED_FORMATS)
+    jpeg_quality: int = option("--jpeg-quality", default=90, parse=int)
+    storage: str = option("--storage", default="mcap", choices=STORAGES, help="rosbag2 storage plugin")
+    pattern: str = option("--pattern", default="*", help="glob of the frames to take, e.g. '0001TP_*'")
+    limit: int = option("--limit", default=0, parse=int, help="take only the first N frames (0: all)")
+    start_time_ns: int | None = option(
+        "--start-time", default=None, parse=float, convert=_seconds_to_ns, help="first stamp, seconds (default: now)"
+    )
+    frame_id: str = option("--frame-id", default="camera")
+    topics: BagTopics = option(  # noqa: RUF009
+        "--topic-prefix",
+        default=BagTopics(),
+        cli_default="/camera",
+        convert=topics_for,
+        help="topics: PREFIX/image_raw, PREFIX/camera_info, ...",
+    )
+    calibration: Path | None = option(  # noqa: RUF009
+        "--calibration", default=None, parse=Path, help="ROS camera calibration YAML", group=CAMERA_GROUP
+    )
+    fx: float | None = _override("fx")
+    fy: float | None = _override("fy")
+    cx: float | None = _override("cx")
+    cy: float | None = _override("cy")
+    overwrite: bool = option("--overwrite", default=False, action="store_true", help="replace OUT if it is a bag")
+    progress: bool = negated("--no-progress")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    parser.epilog = (
+        "example: stdc-ros make-bag ../shared/camvid/test camvid.bag --labels ../shared/camvid/testannot "
+        "--pattern '0001TP_*' --rate 1"
+    )
+    add_options(parser, MakeBagCommand)
+
+
+def intrinsics_from_args(options: MakeBagCommand) -> Intrinsics:
+    camera = load_calibration(options.calibration) if options.calibration else CAMVID_INTRINSICS
     try:
-        return camera.with_overrides(fx=args.fx, fy=args.fy, cx=args.cx, cy=args.cy)
+        return camera.with_overrides(fx=options.fx, fy=options.fy, cx=options.cx, cy=options.cy)
     except ValueError as exc:  # e.g. --fx 0: Intrinsics refuses a non-positive focal length
         raise BagError(f"bad camera intrinsics: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
+    options = options_from(args, MakeBagCommand)
+    arguments = {f.name: getattr(options, f.name) for f in fields(options) if f.name not in CAMERA_FIELDS}
     try:
-        out = make_bag(
-            args.images,
-            args.out,
-            args.labels,
-            rate_hz=args.rate,
-            encoding=args.encoding,
-            compressed=args.compressed,
-            storage=args.storage,
-            raw=not args.no_raw,
-            compressed_format=args.compressed_format,
-            jpeg_quality=args.jpeg_quality,
-            camera=intrinsics_from_args(args),
-            frame_id=args.frame_id,
-            topics=topics_for(args.topic_prefix),
-            start_time_ns=None if args.start_time is None else round(args.start_time * 1e9),
-            pattern=args.pattern,
-            limit=args.limit,
-            overwrite=args.overwrite,
-            progress=not args.no_progress,
-        )
+        out = make_bag(**arguments, camera=intrinsics_from_args(options))
     except StdcRosError as exc:
         LOG.error("%s", exc)
         return 2

@@ -14,6 +14,7 @@ import yaml
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
+from stdc_ros.cli_options import options_from
 from stdc_ros.drivable.intrinsics import Intrinsics
 from stdc_ros.errors import BagError
 from stdc_ros.rosbag import make_bag as make_bag_module
@@ -197,7 +198,7 @@ def test_cli(tmp_path: Path, sample_dirs: tuple[Path, Path], caplog: pytest.LogC
     assert "exists" in caplog.text
     zero_focal = parser.parse_args([str(images), str(tmp_path / "zero_fx"), "--fx", "0", "--no-progress"])
     with pytest.raises(BagError, match=r"bad camera intrinsics.*focal"):
-        make_bag_module.intrinsics_from_args(zero_focal)
+        make_bag_module.intrinsics_from_args(options_from(zero_focal, make_bag_module.MakeBagCommand))
     assert make_bag_module.run(zero_focal) == 2
     assert not (tmp_path / "zero_fx").exists()
 
