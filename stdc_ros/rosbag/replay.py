@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cli_options import add_options, negated, none_word, option, options_from
 from ..errors import BagError, StdcRosError
 from .io import bag_summary, messages, open_bag
 from .ros import RELIABILITIES, dds_environment, message_class, qos, ros_node, wait_until
@@ -22,25 +23,91 @@ LOG = logging.getLogger(__name__)
 ACK_TIMEOUT_S = 2.0  # how long the end of a replay waits for reliable subscribers to acknowledge
 
 
+def _remap(values: list[str]) -> dict[str, str]:
+    remap = {}
+    for item in values:
+        old, sep, new = item.partition(":=")
+        if not sep or not old or not new:
+            raise BagError(f"--remap expects FROM:=TO, got {item!r}")
+        remap[old] = new
+    return remap
+
+
+def _given(value: float | None) -> bool:
+    return value is not None
+
+
 @dataclass
 class ReplayOptions:
-    rate: float = 1.0  # playback speed factor: 2.0 plays twice as fast
-    topics: tuple[str, ...] = ()  # topics to play; empty: every topic whose type is known
-    remap: dict[str, str] = field(default_factory=dict)  # bag topic -> published topic
-    clock: bool = False
+    """How to play a bag; the flags of ``stdc-ros replay`` are made from these fields (cli_options)."""
+
+    rate: float = option("-r", "--rate", default=1.0, parse=float, help="speed factor (2: twice as fast)")
+    # topics to play; empty: every topic whose type is known
+    topics: tuple[str, ...] = option(
+        "--topics", default=(), cli_default=[], nargs="+", convert=tuple, help="play only these topics (default: all)"
+    )
+    remap: dict[str, str] = option(  # noqa: RUF009 (option() returns a dataclasses.field)
+        "--remap",
+        default_factory=dict,
+        cli_default=[],
+        nargs="+",
+        metavar="FROM:=TO",
+        convert=_remap,
+        help="rename topics",
+    )  # bag topic -> published topic
+    # --clock [HZ] sets both clock and clock_hz (the rate is passed explicitly by run)
+    clock: bool = option(
+        "--clock",
+        default=False,
+        cli_default=None,
+        nargs="?",
+        parse=float,
+        const=100.0,
+        metavar="HZ",
+        convert=_given,
+        help="publish /clock at HZ (default 100) for nodes with use_sim_time",
+    )
     clock_hz: float = 100.0
-    loop: bool = False
-    start_offset_s: float = 0.0  # skip this much of the start of the bag
-    delay_s: float = 0.0  # wait this long after creating the publishers
-    wait_for: tuple[str, ...] = ()  # published topics that must have a subscriber before playing
-    wait_timeout_s: float = 15.0
-    reliability: str | None = None  # None: from the bag's offered QoS (reliable unless all were best effort)
-    depth: int = 10
-    domain_id: int | None = None  # None: ROS_DOMAIN_ID from the environment
+    loop: bool = option(
+        "-l", "--loop", default=False, action="store_true", help="play again and again until interrupted"
+    )
+    start_offset_s: float = option(
+        "--start-offset", default=0.0, parse=float, help="skip the first seconds of the bag"
+    )  # skip this much of the start of the bag
+    delay_s: float = option(
+        "--delay", default=0.0, parse=float, help="seconds to wait before playing"
+    )  # wait this long after creating the publishers
+    wait_for: tuple[str, ...] = option(
+        "--wait-for",
+        default=(),
+        cli_default=[],
+        nargs="+",
+        metavar="TOPIC",
+        convert=tuple,
+        help="wait for a subscriber on these (published) topics first",
+    )  # published topics that must have a subscriber before playing
+    wait_timeout_s: float = option("--wait-timeout", default=15.0, parse=float, help="seconds --wait-for waits")
+    # None: from the bag's offered QoS (reliable unless all were best effort)
+    reliability: str | None = option(
+        "--qos-reliability",
+        default=None,
+        choices=RELIABILITIES,
+        help="publisher reliability (default: as recorded, else reliable)",
+    )
+    depth: int = option("--qos-depth", default=10, parse=int)
+    domain_id: int | None = option(
+        "--domain-id", default=None, parse=int, help="ROS_DOMAIN_ID (default: the environment's)"
+    )  # None: ROS_DOMAIN_ID from the environment
     # Fast DDS profile of our participant ("packaged": config/dds/fastdds_hd.xml, so that frames over 512 KB fit
     # shared memory; None: as set); left alone where the user configured Fast DDS.
-    dds_profile: str | None = "packaged"
-    progress: bool = True
+    dds_profile: str | None = option(
+        "--dds-profile",
+        default="packaged",
+        convert=none_word,
+        help="Fast DDS XML profile, applied unless Fast DDS is configured in the environment ('packaged': "
+        "config/dds/fastdds_hd.xml; 'none': leave DDS alone)",
+    )
+    progress: bool = negated("--no-progress")
 
 
 @dataclass
@@ -201,78 +268,15 @@ def _play_once(
         bar.update(1)
 
 
-def _remap(values: list[str]) -> dict[str, str]:
-    remap = {}
-    for item in values:
-        old, sep, new = item.partition(":=")
-        if not sep or not old or not new:
-            raise BagError(f"--remap expects FROM:=TO, got {item!r}")
-        remap[old] = new
-    return remap
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("bag", type=Path, help="rosbag2 folder, .mcap or .db3 file")
-    parser.add_argument("-r", "--rate", type=float, default=1.0, help="speed factor (2: twice as fast)")
-    parser.add_argument("--topics", nargs="+", default=[], help="play only these topics (default: all)")
-    parser.add_argument("--remap", nargs="+", default=[], metavar="FROM:=TO", help="rename topics")
-    parser.add_argument(
-        "--clock",
-        nargs="?",
-        type=float,
-        const=100.0,
-        default=None,
-        metavar="HZ",
-        help="publish /clock at HZ (default 100) for nodes with use_sim_time",
-    )
-    parser.add_argument("-l", "--loop", action="store_true", help="play again and again until interrupted")
-    parser.add_argument("--start-offset", type=float, default=0.0, help="skip the first seconds of the bag")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before playing")
-    parser.add_argument(
-        "--wait-for",
-        nargs="+",
-        default=[],
-        metavar="TOPIC",
-        help="wait for a subscriber on these (published) topics first",
-    )
-    parser.add_argument("--wait-timeout", type=float, default=15.0, help="seconds --wait-for waits")
-    parser.add_argument(
-        "--qos-reliability",
-        choices=RELIABILITIES,
-        default=None,
-        help="publisher reliability (default: as recorded, else reliable)",
-    )
-    parser.add_argument("--qos-depth", type=int, default=10)
-    parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: the environment's)")
-    parser.add_argument(
-        "--dds-profile",
-        default="packaged",
-        help="Fast DDS XML profile, applied unless Fast DDS is configured in the environment ('packaged': "
-        "config/dds/fastdds_hd.xml; 'none': leave DDS alone)",
-    )
-    parser.add_argument("--no-progress", action="store_true")
+    add_options(parser, ReplayOptions)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        options = ReplayOptions(
-            rate=args.rate,
-            topics=tuple(args.topics),
-            remap=_remap(args.remap),
-            clock=args.clock is not None,
-            clock_hz=args.clock or 100.0,
-            loop=args.loop,
-            start_offset_s=args.start_offset,
-            delay_s=args.delay,
-            wait_for=tuple(args.wait_for),
-            wait_timeout_s=args.wait_timeout,
-            reliability=args.qos_reliability,
-            depth=args.qos_depth,
-            domain_id=args.domain_id,
-            dds_profile=None if args.dds_profile.lower() == "none" else args.dds_profile,
-            progress=not args.no_progress,
-        )
+        options = options_from(args, ReplayOptions, clock_hz=args.clock or 100.0)
         stats = replay(args.bag, options)
     except (StdcRosError, FileNotFoundError) as exc:
         LOG.error("%s", exc)

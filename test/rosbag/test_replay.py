@@ -166,3 +166,32 @@ def test_plan_topics_and_errors(bag_10hz: Path) -> None:
             plan_topics(reader, ReplayOptions(topics=("/nope",)))
     with pytest.raises(BagError, match="rate must be positive"):
         replay(bag_10hz, ReplayOptions(rate=0))
+
+
+def test_cli_flags_make_the_options(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The parser returns ReplayOptions: defaults as the API's, every flag to its field, --clock [HZ] to two."""
+    import argparse
+
+    from stdc_ros.cli_options import options_from
+    from stdc_ros.rosbag import replay as replay_module
+
+    parser = argparse.ArgumentParser()
+    replay_module.add_arguments(parser)
+
+    def parse(*argv: str) -> ReplayOptions:
+        args = parser.parse_args([str(tmp_path), *argv])
+        return options_from(args, ReplayOptions, clock_hz=args.clock or 100.0)
+
+    assert parse() == ReplayOptions()
+    assert parse("-r", "2", "--clock", "-l", "--remap", "/a:=/b", "--dds-profile", "None", "--no-progress") == (
+        ReplayOptions(rate=2.0, remap={"/a": "/b"}, clock=True, loop=True, dds_profile=None, progress=False)
+    )
+    assert parse("--clock", "50", "--topics", "/x", "--wait-for", "/y", "--qos-reliability", "best_effort") == (
+        ReplayOptions(clock=True, clock_hz=50.0, topics=("/x",), wait_for=("/y",), reliability="best_effort")
+    )
+    assert parse("--start-offset", "1.5", "--delay", "2", "--wait-timeout", "3", "--qos-depth", "4") == (
+        ReplayOptions(start_offset_s=1.5, delay_s=2.0, wait_timeout_s=3.0, depth=4)
+    )
+    assert parse("--domain-id", "7").domain_id == 7
+    assert replay_module.run(parser.parse_args([str(tmp_path), "--remap", "nosep"])) == 2
+    assert "--remap expects FROM:=TO" in caplog.text
