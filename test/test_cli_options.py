@@ -14,7 +14,7 @@ from stdc_ros.cli_options import add_options, cli_fields, height_width, negated,
 
 @dataclass(frozen=True)
 class Example:
-    source: Path = option("source", parse=Path, help="input folder")  # noqa: RUF009
+    source: Path = option("source", parse=Path, help="input folder")
     rate_hz: float = option("-r", "--rate", default=2.0, parse=float, help="frames per second")
     mode: str = option("--mode", default="fast", choices=("fast", "slow"))
     size: tuple[int, int] | None = option("--size", default=None, parse=height_width, metavar="WxH")

@@ -16,12 +16,13 @@ import argparse
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from ..cli_options import add_options, negated, none_word, option, options_from
 from ..errors import BagError, StdcRosError
 from ..harness.domains import pick_domain_id
 from ..harness.node_process import NodeLaunch, NodeProcess, NodeProcessError
@@ -47,31 +48,69 @@ LATENCY_DEFINITIONS = {
 }
 
 
+def _param(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition(":=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME:=VALUE, got {item!r}")
+    return name, value
+
+
 @dataclass
 class EvalOptions:
     """Everything about an evaluation except the bag, the output folder, the mode, the model and the backend."""
 
-    image_topic: str | None = None  # default /camera/image_raw, else the first image topic
-    gt_topic: str | None = None  # default /camera/labels_gt, else an Image topic with "gt" in its name
-    predictions_topic: str | None = None  # recorded mode; default the first .../out/labels topic
-    label_set: str = "camvid"  # name in config/labels or a YAML path
-    tolerance_ms: float = 5.0  # stamp matching tolerance (results <-> frames <-> ground truth)
-    rate: float = 1.0  # realtime: speed factor on the recorded pace
-    max_frames: int = 0  # 0: all
-    node_name: str = "stdc_eval"
-    domain_id: int | None = None  # None: a fresh one for this run
-    node_params: dict[str, str] = field(default_factory=dict)  # extra `-p name:=value` for the node
-    params_file: Path | None = None
+    # default /camera/image_raw, else the first image topic
+    image_topic: str | None = option("--image-topic", default=None, help="camera topic (default /camera/image_raw)")
+    # default /camera/labels_gt, else an Image topic with "gt" in its name
+    gt_topic: str | None = option("--gt-topic", default=None, help="ground-truth topic (default /camera/labels_gt)")
+    # recorded mode; default the first .../out/labels topic
+    predictions_topic: str | None = option(
+        "--predictions-topic", default=None, help="recorded mode: the labels topic to score"
+    )
+    # name in config/labels or a YAML path
+    label_set: str = option("--labels", default="camvid", help="label set name or YAML (default camvid)")
+    # stamp matching tolerance (results <-> frames <-> ground truth)
+    tolerance_ms: float = option(
+        "--tolerance-ms", default=5.0, parse=float, help="stamp matching tolerance (default 5)"
+    )
+    # realtime: speed factor on the recorded pace
+    rate: float = option("--rate", default=1.0, parse=float, help="realtime: speed factor (default 1)")
+    max_frames: int = option("--max-frames", default=0, parse=int, help="evaluate only the first N frames")  # 0: all
+    node_name: str = option("--node-name", default="stdc_eval", help="node name (default stdc_eval)")
+    domain_id: int | None = option(
+        "--domain-id", default=None, parse=int, help="ROS_DOMAIN_ID (default: a fresh one)"
+    )  # None: a fresh one for this run
+    # extra `-p name:=value` for the node
+    node_params: dict[str, str] = option(
+        "-p",
+        "--param",
+        default_factory=dict,
+        cli_default=[],
+        parse=_param,
+        action="append",
+        convert=dict,
+        metavar="NAME:=VALUE",
+        help="extra node parameter (repeatable)",
+    )
+    params_file: Path | None = option("--params-file", default=None, parse=Path, help="node parameters YAML")
     node_command: tuple[str, ...] | None = None  # default: this Python running `-m stdc_ros.cli run`
     qos_depth: int = 10  # lossless: the node's input queue depth (reliable)
-    ready_timeout_s: float = 120.0  # node start, model load and discovery
-    frame_timeout_s: float = 30.0  # lossless: give up on a frame after this long
+    # node start, model load and discovery
+    ready_timeout_s: float = option("--ready-timeout", default=120.0, parse=float, help="seconds to wait for the node")
+    # lossless: give up on a frame after this long
+    frame_timeout_s: float = option("--frame-timeout", default=30.0, parse=float, help="lossless: seconds per frame")
     first_frame_timeout_s: float = 120.0  # lossless: the first frame may include warm-up (engine build)
     resend_after_s: float = 5.0  # lossless: publish a frame again if its result has not come
     # Fast DDS XML profile for the node and us ("packaged": config/dds/fastdds_hd.xml, a 32 MiB shared-memory
     # segment that holds 1080p frames and the node's outputs; None: as set). Left alone where the user configured
     # Fast DDS (docs/bags.md, DDS transport). Our own participant gets it only if it is the process's first.
-    dds_profile: str | None = "packaged"
+    dds_profile: str | None = option(
+        "--dds-profile",
+        default="packaged",
+        convert=none_word,
+        help="Fast DDS XML profile for the node and the evaluator, applied unless Fast DDS is configured in the "
+        "environment ('packaged': config/dds/fastdds_hd.xml; 'none': leave DDS alone)",
+    )
     # FASTDDS_BUILTIN_TRANSPORTS for the node and us when dds_profile is None (None: as set), e.g.
     # "LARGE_DATA?max_msg_size=1MB&sockets_size=4MB&non_blocking=true" (docs/bags.md, DDS transport).
     dds_transport: str | None = None
@@ -81,9 +120,20 @@ class EvalOptions:
     discovery_range: str | None = "LOCALHOST"
     settle_s: float = 2.0  # after the last frame: stop listening once nothing arrived for this long
     strip_frames: int = 6
-    output_bag: bool = True
-    plots: bool = True
-    progress: bool = True
+    output_bag: bool = negated("--no-output-bag", help="do not write the output bag")
+    plots: bool = negated("--no-plots")
+    progress: bool = negated("--no-progress")
+
+
+@dataclass(frozen=True)
+class EvalCommand:
+    """The arguments of ``stdc-ros eval`` that are ``evaluate_bag``'s own (the rest are EvalOptions)."""
+
+    bag: Path = option("bag", parse=Path, help="rosbag2 folder, .mcap or .db3 file")
+    out: Path = option("--out", default=Path("eval_out"), parse=Path, help="report folder (default eval_out)")
+    mode: Mode = option("--mode", default="lossless", choices=MODES, help="(default lossless)")
+    model: Path | None = option("--model", default=None, parse=Path, help="model file for the node (default: its own)")
+    backend: str = option("--backend", default="onnxruntime", help="node backend (default onnxruntime)")
 
 
 def evaluate_bag(
@@ -384,78 +434,23 @@ def _pct(value: float) -> str:
 
 
 # --- command line ------------------------------------------------------------------------------------------------
-def _param(item: str) -> tuple[str, str]:
-    name, sep, value = item.partition(":=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME:=VALUE, got {item!r}")
-    return name, value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = __doc__
-    parser.add_argument("bag", type=Path, help="rosbag2 folder, .mcap or .db3 file")
-    parser.add_argument("--out", type=Path, default=Path("eval_out"), help="report folder (default eval_out)")
-    parser.add_argument("--mode", choices=MODES, default="lossless", help="(default lossless)")
-    parser.add_argument("--model", type=Path, default=None, help="model file for the node (default: its own)")
-    parser.add_argument("--backend", default="onnxruntime", help="node backend (default onnxruntime)")
-    parser.add_argument("--image-topic", default=None, help="camera topic (default /camera/image_raw)")
-    parser.add_argument("--gt-topic", default=None, help="ground-truth topic (default /camera/labels_gt)")
-    parser.add_argument("--predictions-topic", default=None, help="recorded mode: the labels topic to score")
-    parser.add_argument("--labels", default="camvid", help="label set name or YAML (default camvid)")
-    parser.add_argument("--tolerance-ms", type=float, default=5.0, help="stamp matching tolerance (default 5)")
-    parser.add_argument("--rate", type=float, default=1.0, help="realtime: speed factor (default 1)")
-    parser.add_argument("--max-frames", type=int, default=0, help="evaluate only the first N frames")
-    parser.add_argument("--node-name", default="stdc_eval", help="node name (default stdc_eval)")
-    parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a fresh one)")
-    parser.add_argument(
-        "-p",
-        "--param",
-        type=_param,
-        action="append",
-        default=[],
-        metavar="NAME:=VALUE",
-        help="extra node parameter (repeatable)",
-    )
-    parser.add_argument("--params-file", type=Path, default=None, help="node parameters YAML")
-    parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for the node")
-    parser.add_argument("--frame-timeout", type=float, default=30.0, help="lossless: seconds per frame")
-    parser.add_argument(
-        "--dds-profile",
-        default="packaged",
-        help="Fast DDS XML profile for the node and the evaluator, applied unless Fast DDS is configured in the "
-        "environment ('packaged': config/dds/fastdds_hd.xml; 'none': leave DDS alone)",
-    )
-    parser.add_argument("--no-output-bag", action="store_true", help="do not write the output bag")
-    parser.add_argument("--no-plots", action="store_true")
-    parser.add_argument("--no-progress", action="store_true")
+    add_options(parser, EvalCommand)
+    add_options(parser, EvalOptions)
 
 
 def run(args: argparse.Namespace) -> int:
+    command = options_from(args, EvalCommand)
     try:
         report = evaluate_bag(
-            args.bag,
-            args.out,
-            args.mode,
-            args.model,
-            args.backend,
-            image_topic=args.image_topic,
-            gt_topic=args.gt_topic,
-            predictions_topic=args.predictions_topic,
-            label_set=args.labels,
-            tolerance_ms=args.tolerance_ms,
-            rate=args.rate,
-            max_frames=args.max_frames,
-            node_name=args.node_name,
-            domain_id=args.domain_id,
-            node_params=dict(args.param),
-            params_file=args.params_file,
-            ready_timeout_s=args.ready_timeout,
-            frame_timeout_s=args.frame_timeout,
-            dds_profile=None if args.dds_profile.lower() == "none" else args.dds_profile,
-            output_bag=not args.no_output_bag,
-            plots=not args.no_plots,
-            progress=not args.no_progress,
+            command.bag,
+            command.out,
+            command.mode,
+            command.model,
+            command.backend,
+            options_from(args, EvalOptions),
         )
     except (StdcRosError, FileNotFoundError, ValueError) as exc:
         LOG.error("%s", exc)

@@ -188,10 +188,9 @@ def _override(name: str) -> Any:
 class MakeBagCommand:
     """The options of ``stdc-ros make-bag``: the arguments of ``make_bag`` but the camera, and the camera's flags."""
 
-    # option() returns a dataclasses.field (RUF009 cannot tell: it looks at the annotation only)
-    images_dir: Path = option("images", parse=Path, help="folder of frames (sorted by file name)")  # noqa: RUF009
-    out: Path = option("out", parse=Path, help="rosbag2 folder to create")  # noqa: RUF009
-    labels_dir: Path | None = option(  # noqa: RUF009
+    images_dir: Path = option("images", parse=Path, help="folder of frames (sorted by file name)")
+    out: Path = option("out", parse=Path, help="rosbag2 folder to create")
+    labels_dir: Path | None = option(
         "--labels", default=None, parse=Path, help="folder of label maps (class ids, same stems)"
     )
     rate_hz: float = option("--rate", default=1.0, parse=float, help="frames per second (CamVid frames are 1 s apart)")
@@ -209,14 +208,14 @@ class MakeBagCommand:
         "--start-time", default=None, parse=float, convert=_seconds_to_ns, help="first stamp, seconds (default: now)"
     )
     frame_id: str = option("--frame-id", default="camera")
-    topics: BagTopics = option(  # noqa: RUF009
+    topics: BagTopics = option(
         "--topic-prefix",
         default=BagTopics(),
         cli_default="/camera",
         convert=topics_for,
         help="topics: PREFIX/image_raw, PREFIX/camera_info, ...",
     )
-    calibration: Path | None = option(  # noqa: RUF009
+    calibration: Path | None = option(
         "--calibration", default=None, parse=Path, help="ROS camera calibration YAML", group=CAMERA_GROUP
     )
     fx: float | None = _override("fx")

@@ -46,7 +46,7 @@ class ReplayOptions:
     topics: tuple[str, ...] = option(
         "--topics", default=(), cli_default=[], nargs="+", convert=tuple, help="play only these topics (default: all)"
     )
-    remap: dict[str, str] = option(  # noqa: RUF009 (option() returns a dataclasses.field)
+    remap: dict[str, str] = option(
         "--remap",
         default_factory=dict,
         cli_default=[],

@@ -117,6 +117,39 @@ def test_cli_recorded(small_bag: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert evaluate_module.run(bad) == 2
 
 
+def test_cli_flags_make_the_options(tmp_path: Path) -> None:
+    """The parser returns EvalCommand + EvalOptions: defaults as the API's, each flag to its field."""
+    from stdc_ros.cli_options import options_from
+
+    parser = argparse.ArgumentParser(prog="stdc-ros eval")
+    evaluate_module.add_arguments(parser)
+    args = parser.parse_args([str(tmp_path)])
+    assert options_from(args, evaluate_module.EvalOptions) == evaluate_module.EvalOptions()
+    assert options_from(args, evaluate_module.EvalCommand) == evaluate_module.EvalCommand(bag=tmp_path)
+    argv = ["-p", "a:=1", "--param", "b:=x:=y", "--dds-profile", "none", "--labels", "l.yaml", "--rate", "2"]
+    argv += ["--tolerance-ms", "7", "--max-frames", "3", "--domain-id", "9", "--ready-timeout", "5", "--no-plots"]
+    argv += ["--frame-timeout", "6", "--no-output-bag", "--no-progress", "--image-topic", "/i", "--gt-topic", "/g"]
+    options = options_from(parser.parse_args([str(tmp_path), *argv]), evaluate_module.EvalOptions)
+    assert options == evaluate_module.EvalOptions(
+        image_topic="/i",
+        gt_topic="/g",
+        label_set="l.yaml",
+        tolerance_ms=7.0,
+        rate=2.0,
+        max_frames=3,
+        domain_id=9,
+        node_params={"a": "1", "b": "x:=y"},
+        ready_timeout_s=5.0,
+        frame_timeout_s=6.0,
+        dds_profile=None,
+        output_bag=False,
+        plots=False,
+        progress=False,
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args([str(tmp_path), "-p", "novalue"])
+
+
 @pytest.mark.ros
 @pytest.mark.slow
 def test_lossless_fake_node_known_answer(
