@@ -3,8 +3,9 @@
 ``option("--rate", default=1.0, help=...)`` is a dataclass field with its command-line flag in the field metadata;
 ``add_options(parser, Options)`` adds one argparse argument per such field (in field order) and
 ``options_from(args, Options)`` turns the parsed namespace back into ``Options``. A flag whose text is not the
-field's value names a converter: ``parse`` is the argparse ``type`` (text -> value, a bad value is a usage error)
-and ``convert`` maps the parsed value to the field (``negated`` makes ``--no-progress`` into ``progress=False``).
+field's value names a converter: ``parse`` is the argparse ``type`` (text -> value, a bad value is a usage error;
+e.g. runtime.conventions.parse_size for 'HxW') and ``convert`` maps the parsed value to the field (``negated``
+makes ``--no-progress`` into ``progress=False``, ``none_word`` makes ``none`` None).
 Fields without a flag keep their dataclass default (or are passed to ``options_from`` explicitly).
 """
 
@@ -75,17 +76,6 @@ def _not(value: Any) -> bool:
 def none_word(value: str | None) -> str | None:
     """'none' (any case) -> None: a flag that may switch a default off, e.g. ``--dds-profile none``."""
     return None if value is None or value.lower() == "none" else value
-
-
-def height_width(text: str) -> tuple[int, int]:
-    """'WIDTHxHEIGHT' (as a screen size is written: 480x360) -> (height, width); an argparse ``type``."""
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 480x360, got {text!r}") from None
-    if width <= 0 or height <= 0:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return height, width
 
 
 def cli_fields(cls: type) -> list[tuple[dataclasses.Field[Any], Flag]]:
