@@ -27,6 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..cli_options import add_options, option, options_from
 from ..harness.client import ALL_OUTPUTS, LABEL_OUTPUTS, FrameDriver, StreamStats, synthetic_frames
 from ..harness.domains import pick_domain_id
 from ..harness.node_process import NodeLaunch, NodeProcess, ResourceSample
@@ -45,22 +46,53 @@ class SoakLimits:
     min_complete: float = 0.99  # fraction of the frames sent whose outputs all came back
 
 
+def _size(text: str) -> tuple[int, int]:
+    from ..runtime.conventions import parse_size
+
+    return parse_size(text)
+
+
+def _outputs(choice: str) -> Sequence[str]:
+    return ALL_OUTPUTS if choice == "all" else LABEL_OUTPUTS
+
+
 @dataclass
 class SoakSettings:
-    frames: int = 20_000
+    """What a soak runs; the flags of ``stdc-ros soak`` are made from these fields (cli_options), but --size
+    (height and width) and --rss-growth (limits), set explicitly by ``run``."""
+
+    frames: int = option("--frames", default=20_000, parse=int, help="frames to send after warm-up (default 20000)")
     height: int = 120
     width: int = 160
-    network_size: tuple[int, int] = (64, 96)
-    variant: str = "stdc1"
-    model: Path | None = None  # an ONNX file to use instead of exporting a random-weight model
-    warmup: int | None = None  # frames before the reference sample; default max(100, frames // 10)
+    network_size: tuple[int, int] = option(
+        "--network-size", default=(64, 96), parse=_size, help="network input HxW of the exported model (default 64x96)"
+    )
+    variant: str = option("--variant", default="stdc1", choices=("stdc1", "stdc2"), help="random-weight network")
+    # an ONNX file to use instead of exporting a random-weight model
+    model: Path | None = option(
+        "--model", default=None, parse=Path, help="an ONNX model (full convention) instead of a random-weight one"
+    )
+    # frames before the reference sample; default max(100, frames // 10)
+    warmup: int | None = option(
+        "--warmup", default=None, parse=int, help="warm-up frames (default max(100, frames / 10))"
+    )
     samples: int = 40  # resource samples after warm-up
-    window: int = 2
-    outputs: Sequence[str] = ALL_OUTPUTS
-    threads: int = 1  # the node's inference threads
+    window: int = option("--window", default=2, parse=int, help="frames in flight (default 2)")
+    outputs: Sequence[str] = option(
+        "--outputs",
+        default=ALL_OUTPUTS,
+        cli_default="all",
+        choices=("all", "labels"),
+        convert=_outputs,
+        help="outputs to subscribe to",
+    )
+    # the node's inference threads
+    threads: int = option("--threads", default=1, parse=int, help="inference threads of the node (default 1)")
     frame_timeout_s: float = 2.0
-    domain_id: int | None = None
-    workdir: Path = DEFAULT_WORKDIR
+    domain_id: int | None = option(
+        "--domain-id", default=None, parse=int, help="ROS_DOMAIN_ID (default: a random one in 101..200)"
+    )
+    workdir: Path = option("--workdir", default=DEFAULT_WORKDIR, parse=Path, help="where the exported model is kept")
     limits: SoakLimits = field(default_factory=SoakLimits)
 
     @property
@@ -258,27 +290,16 @@ def run_soak(settings: SoakSettings, progress: bool = False) -> SoakResult:
 
 
 # ---------------------------------------------------------------------------------------------- command
-def _size(text: str) -> tuple[int, int]:
-    from ..runtime.conventions import parse_size
-
-    return parse_size(text)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frames", type=int, default=20_000, help="frames to send after warm-up (default 20000)")
+    add_options(parser, SoakSettings)
     parser.add_argument("--size", type=_size, default=(120, 160), help="frame size HxW (default 120x160)")
-    parser.add_argument(
-        "--network-size", type=_size, default=(64, 96), help="network input HxW of the exported model (default 64x96)"
-    )
-    parser.add_argument("--variant", default="stdc1", choices=("stdc1", "stdc2"), help="random-weight network")
-    parser.add_argument("--model", type=Path, help="an ONNX model (full convention) instead of a random-weight one")
-    parser.add_argument("--warmup", type=int, help="warm-up frames (default max(100, frames / 10))")
-    parser.add_argument("--window", type=int, default=2, help="frames in flight (default 2)")
-    parser.add_argument("--outputs", choices=("all", "labels"), default="all", help="outputs to subscribe to")
-    parser.add_argument("--threads", type=int, default=1, help="inference threads of the node (default 1)")
     parser.add_argument("--rss-growth", type=float, default=0.05, help="allowed RSS growth fraction (default 0.05)")
-    parser.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: a random one in 101..200)")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="where the exported model is kept")
+
+
+def settings_from(args: argparse.Namespace) -> SoakSettings:
+    """The parsed flags as SoakSettings; --size sets height and width, --rss-growth the limits."""
+    height, width = args.size
+    return options_from(args, SoakSettings, height=height, width=width, limits=SoakLimits(rss_growth=args.rss_growth))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -287,21 +308,7 @@ def run(args: argparse.Namespace) -> int:
     # This process plays the camera: frames over 512 KB need the profile on its side too (before its first
     # participant); the node (stdc-ros run) applies it to itself, or inherits it from here.
     log.info("%s", apply_hd_profile())
-    settings = SoakSettings(
-        frames=args.frames,
-        height=args.size[0],
-        width=args.size[1],
-        network_size=args.network_size,
-        variant=args.variant,
-        model=args.model,
-        warmup=args.warmup,
-        window=args.window,
-        outputs=ALL_OUTPUTS if args.outputs == "all" else LABEL_OUTPUTS,
-        threads=args.threads,
-        domain_id=args.domain_id,
-        workdir=args.workdir,
-        limits=SoakLimits(rss_growth=args.rss_growth),
-    )
+    settings = settings_from(args)
     result = run_soak(settings, progress=True)
     print(result.report())
     problems = result.failures()
