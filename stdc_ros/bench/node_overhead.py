@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cli_options import option
 from ..harness.client import ALL_OUTPUTS, LABEL_OUTPUTS, FrameDriver, synthetic_frames
 from ..harness.domains import pick_domain_id
 from ..harness.node_process import NodeProcess
@@ -39,17 +40,26 @@ DEFAULT_MODEL_DIR = Path("runs/bench/models")
 
 @dataclass
 class NodeBenchSettings:
+    """The bench's node section; its --node-* flags are made from these fields (cli_options), but --node-size
+    (height and width), set by the section (bench/suite.py)."""
+
     height: int = 360
     width: int = 480
-    variant: str = "stdc1"
-    model: Path | None = None  # a full-convention ONNX at (height, width); default: random weights, exported once
-    iters: int = 20  # frames per round and measurement
-    rounds: int = 3
-    threads: int = 1  # inference threads, same for the bare runtime and the node
-    camera_hz: float = 30.0
-    camera_seconds: float = 10.0
+    variant: str = option("--node-variant", default="stdc1", choices=("stdc1", "stdc2"))
+    # a full-convention ONNX at (height, width); default: random weights, exported once
+    model: Path | None = option(
+        "--node-model", default=None, parse=Path, help="a full-convention ONNX at --node-size instead of random weights"
+    )
+    iters: int = option("--node-iters", default=20, parse=int, help="frames per round and measurement (20)")
+    rounds: int = option("--node-rounds", default=3, parse=int, help="interleaved rounds (3)")
+    # inference threads, same for the bare runtime and the node
+    threads: int = option(
+        "--node-threads", default=1, parse=int, help="inference threads, bare runtime and node alike (1)"
+    )
+    camera_hz: float = option("--camera-hz", default=30.0, parse=float)
+    camera_seconds: float = option("--camera-seconds", default=10.0, parse=float)
     domain_id: int | None = None
-    model_dir: Path = DEFAULT_MODEL_DIR
+    model_dir: Path = option("--model-dir", default=DEFAULT_MODEL_DIR, parse=Path, help="exported models are kept here")
 
 
 def model_for(settings: NodeBenchSettings) -> Path:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from .node_overhead import NodeBenchSettings
     from .sections import Section, SectionResult
 
 log = logging.getLogger(__name__)
@@ -59,33 +60,27 @@ NODE_COLUMNS = (
 
 def _node_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("node section (node overhead and a 30 Hz camera)")
+    from ..cli_options import add_options
+    from .node_overhead import NodeBenchSettings
+
     g.add_argument("--node-size", type=_size, default=(360, 480), help="frame and network size HxW (360x480)")
-    g.add_argument("--node-variant", default="stdc1", choices=("stdc1", "stdc2"))
-    g.add_argument("--node-model", type=Path, help="a full-convention ONNX at --node-size instead of random weights")
-    g.add_argument("--node-iters", type=int, default=20, help="frames per round and measurement (20)")
-    g.add_argument("--node-rounds", type=int, default=3, help="interleaved rounds (3)")
-    g.add_argument("--node-threads", type=int, default=1, help="inference threads, bare runtime and node alike (1)")
-    g.add_argument("--camera-hz", type=float, default=30.0)
-    g.add_argument("--camera-seconds", type=float, default=10.0)
-    g.add_argument("--model-dir", type=Path, default=Path("runs/bench/models"), help="exported models are kept here")
+    add_options(g, NodeBenchSettings)  # type: ignore[arg-type]  # a group adds arguments as a parser does
+
+
+def node_settings(args: argparse.Namespace) -> NodeBenchSettings:
+    """The node section's flags as NodeBenchSettings; --node-size sets height and width."""
+    from ..cli_options import options_from
+    from .node_overhead import NodeBenchSettings
+
+    height, width = args.node_size
+    return options_from(args, NodeBenchSettings, height=height, width=width)
 
 
 def _run_node(args: argparse.Namespace, out_dir: Path) -> SectionResult:
-    from .node_overhead import NodeBenchSettings, run_node_bench
+    from .node_overhead import run_node_bench
     from .sections import SectionResult, format_table
 
-    settings = NodeBenchSettings(
-        height=args.node_size[0],
-        width=args.node_size[1],
-        variant=args.node_variant,
-        model=args.node_model,
-        iters=args.node_iters,
-        rounds=args.node_rounds,
-        threads=args.node_threads,
-        camera_hz=args.camera_hz,
-        camera_seconds=args.camera_seconds,
-        model_dir=args.model_dir,
-    )
+    settings = node_settings(args)
     result = run_node_bench(settings)
     rows = result.rows()
     summary = {
