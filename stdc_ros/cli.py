@@ -3,7 +3,9 @@
 One entry point, one subcommand per tool (each module adds its own arguments).
 
 Subcommand modules expose ``add_arguments(parser)`` and ``run(args) -> int`` and are imported only when
-used, so ``stdc-ros run`` never pays for torch and ``stdc-ros export`` never needs ROS.
+used, so ``stdc-ros run`` never pays for torch and ``stdc-ros export`` never needs ROS. A command's options are
+declared once, as dataclass fields with their flags (stdc_ros/cli_options.py: ``add_options`` makes the flags,
+``options_from`` returns the options object).
 """
 
 from __future__ import annotations
