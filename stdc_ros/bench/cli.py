@@ -12,8 +12,10 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..cli_options import add_options, option, options_from
 from ..runtime.conventions import parse_size
 from .hd_camera import hd_camera_sections
 from .models import add_model_arguments
@@ -23,6 +25,8 @@ from .suite import suite_sections
 log = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT = Path("runs/bench/bench.json")
+DEFAULT_SIZES = "360x480,720x960,512x1024"
+DEFAULT_VARIANTS = "stdc1,stdc2"
 
 
 # --- section: inference runtimes ---------------------------------------------------------------------------
@@ -40,42 +44,77 @@ RUNTIME_COLUMNS = (
 )
 
 
-def _runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("runtimes section")
-    g.add_argument(
+def _comma_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _backends(text: str | None) -> list[str] | None:
+    return [b.strip() for b in text.split(",")] if text else None
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    return [parse_size(s) for s in _comma_list(text)]
+
+
+@dataclass(frozen=True)
+class RuntimesOptions:
+    """The runtimes section's options; its flags are made from these fields (cli_options)."""
+
+    backends: list[str] | None = option(
         "--backends",
+        default=None,
+        convert=_backends,
         help="comma-separated: onnxruntime, onnxruntime-graph, torch, tensorrt (default: every available one)",
     )
-    g.add_argument(
+    sizes: list[tuple[int, int]] = option(
         "--sizes",
-        default="360x480,720x960,512x1024",
+        default_factory=lambda: _sizes(DEFAULT_SIZES),
+        cli_default=DEFAULT_SIZES,
+        convert=_sizes,
         help="comma-separated network input sizes HxW (images are fed at the same size)",
     )
-    g.add_argument("--variants", default="stdc1,stdc2", help="random-weight models to build when --model is not given")
-    g.add_argument("--model", type=Path, help="a .pt checkpoint to benchmark instead of random-weight models")
-    g.add_argument("--warmup", type=int, default=5)
-    g.add_argument("--iters", type=int, default=50, help="timed calls per backend, size and call kind")
-    g.add_argument("--device", default="cpu", help="cpu or cuda[:N] for onnxruntime and torch")
-    g.add_argument("--threads", type=int, help="intra-op threads for onnxruntime and torch (default: theirs)")
-    g.add_argument("--workdir", type=Path, help="keep exported models here (default: a temporary folder)")
+    variants: list[str] = option(
+        "--variants",
+        default_factory=lambda: _comma_list(DEFAULT_VARIANTS),
+        cli_default=DEFAULT_VARIANTS,
+        convert=_comma_list,
+        help="random-weight models to build when --model is not given",
+    )
+    model: Path | None = option(
+        "--model", default=None, parse=Path, help="a .pt checkpoint to benchmark instead of random-weight models"
+    )
+    warmup: int = option("--warmup", default=5, parse=int)
+    iters: int = option("--iters", default=50, parse=int, help="timed calls per backend, size and call kind")
+    device: str = option("--device", default="cpu", help="cpu or cuda[:N] for onnxruntime and torch")
+    threads: int | None = option(
+        "--threads", default=None, parse=int, help="intra-op threads for onnxruntime and torch (default: theirs)"
+    )
+    workdir: Path | None = option(
+        "--workdir", default=None, parse=Path, help="keep exported models here (default: a temporary folder)"
+    )
+
+
+def _runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    add_options(parser.add_argument_group("runtimes section"), RuntimesOptions)  # type: ignore[arg-type]
 
 
 def _run_runtimes(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     from .runtimes import ModelSpec, bench_runtimes, random_weight_models
 
-    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
-    backends = [b.strip() for b in args.backends.split(",")] if args.backends else None
+    opts = options_from(args, RuntimesOptions)
     options: dict[str, dict] = {}
-    if args.threads:
-        options = {"onnxruntime": {"threads": args.threads}, "torch": {"threads": args.threads}}
+    if opts.threads:
+        options = {"onnxruntime": {"threads": opts.threads}, "torch": {"threads": opts.threads}}
     with tempfile.TemporaryDirectory(prefix="stdc_bench_") as tmp:
-        workdir = args.workdir or Path(tmp)
+        workdir = opts.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        if args.model:
-            specs = [ModelSpec(name=args.model.stem, checkpoint=args.model, workdir=workdir)]
+        if opts.model:
+            specs = [ModelSpec(name=opts.model.stem, checkpoint=opts.model, workdir=workdir)]
         else:
-            specs = random_weight_models(workdir, [v.strip() for v in args.variants.split(",") if v.strip()])
-        rows = bench_runtimes(backends, specs, sizes, args.warmup, args.iters, device=args.device, options=options)
+            specs = random_weight_models(workdir, opts.variants)
+        rows = bench_runtimes(
+            opts.backends, specs, opts.sizes, opts.warmup, opts.iters, device=opts.device, options=options
+        )
     figures = [out_dir / f"{args.output.stem}_runtimes_latency.png"] if rows else []
     if rows:
         plot_histograms(rows, figures[0])
