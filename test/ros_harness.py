@@ -1,4 +1,4 @@
-"""The in-process ROS test harness shared by test/node and test/reliability.
+"""The in-process ROS test harness of test/node (the node, bad-input, fault and parameter-abuse tests).
 
 One rclpy context on the test's own ROS_DOMAIN_ID, an executor thread, a client node that publishes frames,
 subscribes to outputs and calls services, and the SegmentationNode(s) under test; plus frame helpers.
