@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from .runtimes import percentile_summary
+
 log = logging.getLogger("stdc_ros.bench.gpu")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,18 +79,6 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
             h, _, w = part.strip().lower().partition("x")
             sizes.append((int(h), int(w)))
     return sizes
-
-
-def summarize(samples_ms: Sequence[float]) -> dict[str, float]:
-    a = np.asarray(samples_ms, dtype=np.float64)
-    return {
-        "p50_ms": float(np.percentile(a, 50)),
-        "p90_ms": float(np.percentile(a, 90)),
-        "p99_ms": float(np.percentile(a, 99)),
-        "mean_ms": float(a.mean()),
-        "fps": float(1000.0 / a.mean()),
-        "iters": len(a),
-    }
 
 
 def time_calls(call: Callable[[], object], sync: Callable[[], None], warmup: int, iters: int) -> list[float]:
@@ -295,7 +285,7 @@ def run_benchmark(args: argparse.Namespace) -> Report:
 
     def add(name: str, precision: str, size: tuple[int, int], samples: list[float], describe: str) -> None:
         row = {"backend": name, "precision": precision, "size": f"{size[0]}x{size[1]}", "describe": describe}
-        row.update(summarize(samples))
+        row.update(percentile_summary(samples))
         report.rows.append(row)
         log.info("%s %s %s: p50 %.2f ms, %.1f FPS", name, precision, row["size"], row["p50_ms"], row["fps"])
 

@@ -54,20 +54,22 @@ class AgreementReport:
         )
 
 
-def load_camvid_frames(root: Path, count: int = 6, split: str = "test") -> list[tuple[str, np.ndarray]]:
-    """``count`` RGB frames spread over a CamVid split (layout of shared/camvid: ``<split>.txt`` of IMAGE LABEL)."""
+def camvid_split_images(root: Path, split: str) -> list[Path]:
+    """The image paths a CamVid split lists, in order (layout of shared/camvid: ``<split>.txt`` of IMAGE LABEL)."""
     listing = Path(root) / f"{split}.txt"
     if not listing.is_file():
         raise FileNotFoundError(f"CamVid list file not found: {listing}")
     names = [line.split()[0].lstrip("/") for line in listing.read_text().splitlines() if line.strip()]
     if not names:
         raise FileNotFoundError(f"{listing} lists no frames")
-    picks = np.linspace(0, len(names) - 1, min(count, len(names))).astype(int)
-    frames = []
-    for i in picks:
-        path = Path(root) / names[int(i)]
-        frames.append((path.stem, read_rgb(path, FileNotFoundError)))
-    return frames
+    return [Path(root) / name for name in names]
+
+
+def load_camvid_frames(root: Path, count: int = 6, split: str = "test") -> list[tuple[str, np.ndarray]]:
+    """``count`` RGB frames spread over a CamVid split."""
+    paths = camvid_split_images(root, split)
+    picks = np.linspace(0, len(paths) - 1, min(count, len(paths))).astype(int)
+    return [(paths[int(i)].stem, read_rgb(paths[int(i)], FileNotFoundError)) for i in picks]
 
 
 def top2_margin(logits: np.ndarray) -> np.ndarray:

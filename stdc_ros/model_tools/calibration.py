@@ -16,6 +16,7 @@ from onnxruntime.quantization import CalibrationDataReader
 
 from ..image_files import read_rgb
 from ..runtime.prepost import Preprocessor
+from .agreement import camvid_split_images
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +29,11 @@ def calibration_images(root: Path, count: int, split: str = "train") -> list[Pat
         raise ValueError(f"calibration must not see the {split} split: it is the one the model is scored on")
     if count < 1:
         raise ValueError(f"need at least one calibration frame, got {count}")
-    listing = Path(root) / f"{split}.txt"
-    if not listing.is_file():
-        raise FileNotFoundError(f"CamVid list file not found: {listing}")
-    names = [line.split()[0].lstrip("/") for line in listing.read_text().splitlines() if line.strip()]
-    if not names:
-        raise FileNotFoundError(f"{listing} lists no frames")
-    if count > len(names):
-        raise ValueError(f"{listing} lists {len(names)} frames, {count} asked for")
-    picks = np.linspace(0, len(names) - 1, count).round().astype(int)
-    return [Path(root) / names[int(i)] for i in picks]
+    paths = camvid_split_images(root, split)
+    if count > len(paths):
+        raise ValueError(f"{Path(root) / split}.txt lists {len(paths)} frames, {count} asked for")
+    picks = np.linspace(0, len(paths) - 1, count).round().astype(int)
+    return [paths[int(i)] for i in picks]
 
 
 class FrameReader(CalibrationDataReader):

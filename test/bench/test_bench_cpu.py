@@ -198,7 +198,7 @@ def test_gpu_script_dry_run_on_cpu_writes_its_json(tiny_model: Path, tmp_path: P
     exported = {("onnxruntime-cpu", p, "64x96") for p in ("fp32", "fp16")}
     # the ONNX Runtime rows of the exported network run, or the JSON says why they could not
     assert exported <= rows or report["skipped"]
-    assert all(r["iters"] == 1 and r["fps"] > 0 for r in report["rows"])
+    assert all(r["samples"] == 1 and r["fps"] > 0 for r in report["rows"])
 
 
 def test_summary_puts_fp32_int8_peers_utilisation_and_camera_side_by_side() -> None:
