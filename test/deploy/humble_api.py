@@ -179,12 +179,7 @@ class HumbleRclpy:
 
     def resolve_expr(self, module: HumbleModule, expr: ast.AST, depth: int = 0) -> Symbol | None:
         """A Name/Attribute (or a string annotation) written in ``module``, resolved; None if not a known symbol."""
-        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-            try:
-                expr = ast.parse(expr.value, mode="eval").body
-            except SyntaxError:
-                return None
-        chain = dotted_name(expr)
+        chain = annotation_chain(expr)
         if chain is None:
             return None
         head, _, rest = chain.partition(".")
@@ -294,6 +289,16 @@ def _self_attributes(cls: ast.ClassDef) -> set[str]:
             if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
                 found.add(target.attr)
     return found
+
+
+def annotation_chain(expr: ast.AST) -> str | None:
+    """``dotted_name`` of a Name/Attribute, or of the expression inside a string annotation; None otherwise."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        try:
+            expr = ast.parse(expr.value, mode="eval").body
+        except SyntaxError:
+            return None
+    return dotted_name(expr)
 
 
 def dotted_name(expr: ast.AST) -> str | None:
@@ -422,12 +427,7 @@ class Checker:
 
     def resolve(self, source: Source, expr: ast.AST) -> Symbol | None:
         """An expression naming an rclpy module/class/function through the source's imports."""
-        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-            try:
-                expr = ast.parse(expr.value, mode="eval").body
-            except SyntaxError:
-                return None
-        chain = dotted_name(expr)
+        chain = annotation_chain(expr)
         if chain is None:
             return None
         head, _, rest = chain.partition(".")
