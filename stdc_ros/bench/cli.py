@@ -1,7 +1,8 @@
 """`stdc-ros bench`: run benchmark sections, print a table per section, write one JSON file and the figures.
 
-Sections are independent entries of ``SECTIONS``; a new one (node overhead, post-processing, ...) adds its own
-arguments and returns a ``SectionResult``. ``--sections`` picks which ones run.
+Sections are independent entries of ``SECTIONS``; a new one (node overhead, post-processing, ...) declares its
+options (a ``cli_options`` dataclass, see ``sections.Section``) and returns a ``SectionResult``. ``--sections`` picks
+which ones run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cli_options import add_options, option, options_from
+from ..cli_options import option, options_from
 from ..runtime.conventions import parse_size
 from .hd_camera import hd_camera_sections
 from .models import add_model_arguments
@@ -94,10 +95,6 @@ class RuntimesOptions:
     )
 
 
-def _runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    add_options(parser.add_argument_group("runtimes section"), RuntimesOptions)  # type: ignore[arg-type]
-
-
 def _run_runtimes(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     from .runtimes import ModelSpec, bench_runtimes, random_weight_models
 
@@ -165,9 +162,15 @@ def plot_histograms(rows: Sequence[dict], path: Path) -> None:
 
 
 SECTIONS: list[Section] = [
-    Section("runtimes", "latency of each inference backend", _run_runtimes, _runtime_arguments),
+    Section(
+        "runtimes",
+        "latency of each inference backend",
+        _run_runtimes,
+        options=(RuntimesOptions,),
+        title="runtimes section",
+    ),
 ]
-SECTIONS += suite_sections()  # node, postproc, physical (stdc_ros/bench/suite.py)
+SECTIONS += suite_sections()  # node, postproc, physical, peers, camera30 (stdc_ros/bench/suite.py)
 SECTIONS += hd_camera_sections()  # camera process -> node at 480x360 and 1080p (stdc_ros/bench/hd_camera.py)
 
 
@@ -183,8 +186,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
     add_model_arguments(parser)  # --fp32-model / --int8-model, shared by physical, peers and camera30
     for section in SECTIONS:
-        if section.add_arguments is not None:
-            section.add_arguments(parser)
+        section.add_to(parser)
 
 
 def run(args: argparse.Namespace) -> int:

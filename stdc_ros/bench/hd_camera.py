@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..cli_options import option, options_from
 from ..dds_profile import hd_profile_path, profile_environment
 from ..harness.domains import pick_domain_id
 from ..harness.node_process import NodeLaunch, NodeProcess
@@ -48,16 +49,36 @@ COLUMNS = (
     ("latency_p50_ms", "p50 ms", ".1f"),
     ("latency_p99_ms", "p99 ms", ".1f"),
 )
+ROWS_TEXT = "360x480:bgr8,1080x1920:bgr8,1080x1920:jpeg"
+
+
+def parse_rows(text: str) -> tuple[tuple[int, int, str], ...]:
+    """'1080x1920:jpeg,360x480' -> ((1080, 1920, 'jpeg'), (360, 480, 'bgr8')): size and encoding of each row."""
+    from ..runtime.conventions import parse_size
+
+    rows = []
+    for item in text.split(","):
+        size, _, encoding = item.strip().partition(":")
+        rows.append((*parse_size(size), encoding or "bgr8"))
+    return tuple(rows)
+
+
 ROWS = ((360, 480, "bgr8"), (1080, 1920, "bgr8"), (1080, 1920, "jpeg"))
 
 
 @dataclass
 class HdCameraSettings:
-    model: Path | None = None  # None: the node's default model
-    threads: int = 2
-    hz: float = 30.0
-    seconds: float = 10.0
-    rows: tuple[tuple[int, int, str], ...] = ROWS
+    """The hdcamera section; its --hd-* flags are made from these fields (cli_options)."""
+
+    model: Path | None = option(
+        "--hd-model", default=None, parse=Path, help="model for the node (default: the node's own default)"
+    )
+    threads: int = option("--hd-threads", default=2, parse=int, help="the node's inference threads (2)")
+    hz: float = option("--hd-hz", default=30.0, parse=float)
+    seconds: float = option("--hd-seconds", default=10.0, parse=float)
+    rows: tuple[tuple[int, int, str], ...] = option(
+        "--hd-rows", default=ROWS, cli_default=ROWS_TEXT, convert=parse_rows, help="SIZE:ENCODING,..."
+    )
     domain_id: int | None = None
 
 
@@ -229,30 +250,10 @@ def _ms(value: float | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- section
-def _arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("hdcamera section (camera process -> node: 480x360 / 1080p raw / 1080p JPEG)")
-    g.add_argument("--hd-model", type=Path, help="model for the node (default: the node's own default)")
-    g.add_argument("--hd-threads", type=int, default=2, help="the node's inference threads (2)")
-    g.add_argument("--hd-hz", type=float, default=30.0)
-    g.add_argument("--hd-seconds", type=float, default=10.0)
-    g.add_argument("--hd-rows", default="360x480:bgr8,1080x1920:bgr8,1080x1920:jpeg", help="SIZE:ENCODING,...")
-
-
-def _parse_rows(text: str) -> tuple[tuple[int, int, str], ...]:
-    from ..runtime.conventions import parse_size
-
-    rows = []
-    for item in text.split(","):
-        size, _, encoding = item.strip().partition(":")
-        rows.append((*parse_size(size), encoding or "bgr8"))
-    return tuple(rows)
-
-
 def _run(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     from .sections import SectionResult, format_table
 
-    settings = HdCameraSettings(args.hd_model, args.hd_threads, args.hd_hz, args.hd_seconds, _parse_rows(args.hd_rows))
-    rows = run_hd_camera(settings)
+    rows = run_hd_camera(options_from(args, HdCameraSettings))
     return SectionResult(rows, format_table(rows, COLUMNS), notes=notes(rows))
 
 
@@ -260,5 +261,11 @@ def hd_camera_sections() -> list[Section]:
     from .sections import Section
 
     return [
-        Section("hdcamera", "camera process -> node: 480x360, 1080p raw and JPEG, transport loss", _run, _arguments)
+        Section(
+            "hdcamera",
+            "camera process -> node: 480x360, 1080p raw and JPEG, transport loss",
+            _run,
+            options=(HdCameraSettings,),
+            title="hdcamera section (camera process -> node: 480x360 / 1080p raw / 1080p JPEG)",
+        )
     ]

@@ -1,6 +1,8 @@
 """What a benchmark section is and returns, and the plain-text table every section prints.
 
 Apart from ``cli`` so that the sections (suite, hdcamera, ...) and the command both import it without a cycle.
+A section declares its options once, as ``cli_options`` dataclasses: ``Section.options`` become its flags (one help
+group titled ``Section.title``) and its run function reads them back with ``options_from(args, ...)``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..cli_options import add_options
 
 
 @dataclass
@@ -24,7 +28,18 @@ class Section:
     name: str
     help: str
     run: Callable[[argparse.Namespace, Path], SectionResult]  # (args, output folder) -> result
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None  # flags not declared by ``options``
+    options: tuple[type, ...] = ()  # cli_options dataclasses: the section's flags, in field order
+    title: str = ""  # the help group of ``options``
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        """The section's flags: its options' fields in one argument group, then any ``add_arguments``."""
+        if self.options:
+            group = parser.add_argument_group(self.title or f"{self.name} section")
+            for cls in self.options:
+                add_options(group, cls)  # type: ignore[arg-type]  # a group adds arguments as a parser does
+        if self.add_arguments is not None:
+            self.add_arguments(parser)
 
 
 def format_table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]) -> str:

@@ -2,8 +2,9 @@
 limit (network MACs against the measured float32 and int8 matmul peaks, with profiles), a peer runtime
 (OpenVINO) side by side with ONNX Runtime on the FP32 and INT8 files, and a 30 Hz camera through the node.
 
-Each section adds its own arguments and returns a ``SectionResult`` (see ``cli.py``); ``suite_sections()`` lists
-them for ``cli.SECTIONS``. Nothing here is a timed test: the figures are printed and saved, and
+Each section declares its options once (a ``cli_options`` dataclass: its flags are made from the fields, and its
+run function reads them back typed) and returns a ``SectionResult`` (see ``sections.py``); ``suite_sections()``
+lists them for ``cli.SECTIONS``. Nothing here is a timed test: the figures are printed and saved, and
 docs/performance.md records them with the command that produced each.
 """
 
@@ -13,10 +14,13 @@ import argparse
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..cli_options import negated, option, options_from
 
 if TYPE_CHECKING:
     from .node_overhead import NodeBenchSettings
@@ -47,6 +51,14 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     return [_size(s) for s in text.split(",") if s.strip()]
 
 
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _threads(text: str) -> list[int]:
+    return [int(t) for t in str(text).split(",") if t.strip()]
+
+
 # ---------------------------------------------------------------------------------------------- node
 NODE_COLUMNS = (
     ("measure", "measure", ""),
@@ -58,21 +70,20 @@ NODE_COLUMNS = (
 )
 
 
-def _node_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("node section (node overhead and a 30 Hz camera)")
-    from ..cli_options import add_options
-    from .node_overhead import NodeBenchSettings
+@dataclass(frozen=True)
+class NodeSizeOption:
+    """The node section's --node-size; its other flags are NodeBenchSettings' fields (node_overhead.py)."""
 
-    g.add_argument("--node-size", type=_size, default=(360, 480), help="frame and network size HxW (360x480)")
-    add_options(g, NodeBenchSettings)  # type: ignore[arg-type]  # a group adds arguments as a parser does
+    size: tuple[int, int] = option(
+        "--node-size", default=(360, 480), parse=_size, help="frame and network size HxW (360x480)"
+    )
 
 
 def node_settings(args: argparse.Namespace) -> NodeBenchSettings:
     """The node section's flags as NodeBenchSettings; --node-size sets height and width."""
-    from ..cli_options import options_from
     from .node_overhead import NodeBenchSettings
 
-    height, width = args.node_size
+    height, width = options_from(args, NodeSizeOption).size
     return options_from(args, NodeBenchSettings, height=height, width=width)
 
 
@@ -108,10 +119,10 @@ POST_COLUMNS = (
 )
 
 
-def _post_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("postproc section (image conversion, output messages, drivable area)")
-    g.add_argument("--post-size", type=_size, default=(360, 480), help="frame size HxW (360x480)")
-    g.add_argument("--post-iters", type=int, default=200, help="timed repetitions per item (200)")
+@dataclass(frozen=True)
+class PostOptions:
+    size: tuple[int, int] = option("--post-size", default=(360, 480), parse=_size, help="frame size HxW (360x480)")
+    iters: int = option("--post-iters", default=200, parse=int, help="timed repetitions per item (200)")
 
 
 def output_message_costs(height: int, width: int, repeats: int) -> dict[str, tuple[float, float]]:
@@ -142,13 +153,14 @@ def _run_post(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     from .drivable import bench_drivable
     from .sections import SectionResult, format_table
 
-    height, width = args.post_size
+    opts = options_from(args, PostOptions)
+    height, width = opts.size
     rows: list[dict[str, Any]] = []
-    for encoding, p50 in bench_codec(height, width, repeats=args.post_iters, show=False).items():
+    for encoding, p50 in bench_codec(height, width, repeats=opts.iters, show=False).items():
         rows.append({"stage": "input decode", "what": encoding, "p50_ms": p50, "p90_ms": None})
-    for what, (p50, p90) in output_message_costs(height, width, args.post_iters).items():
+    for what, (p50, p90) in output_message_costs(height, width, opts.iters).items():
         rows.append({"stage": "output message", "what": what, "p50_ms": p50, "p90_ms": p90})
-    drivable = bench_drivable(iters=args.post_iters)
+    drivable = bench_drivable(iters=opts.iters)
     for stage in ("mask", "grid", "scan", "total"):
         rows.append({"stage": "drivable area", "what": stage, **{f"{k}_ms": v for k, v in drivable[stage].items()}})
     for row in rows:
@@ -190,23 +202,29 @@ PEAK_COLUMNS = (
 )
 
 
-def _threads(text: str) -> list[int]:
-    return [int(t) for t in str(text).split(",") if t.strip()]
-
-
-def _physical_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("physical section (network MACs against the measured fp32 and int8 peaks)")
-    g.add_argument("--physical-threads", type=_threads, default=[1, 2], help="thread counts (1,2)")
-    g.add_argument("--physical-iters", type=int, default=10, help="interleaved timed calls per model and threads")
-    g.add_argument("--peak-n", type=int, default=2048, help="matrix size of the peak matmuls (2048)")
-    g.add_argument("--peak-repeats", type=int, default=5)
-    g.add_argument(
+@dataclass(frozen=True)
+class PhysicalOptions:
+    threads: list[int] = option(
+        "--physical-threads", default_factory=lambda: [1, 2], parse=_threads, help="thread counts (1,2)"
+    )
+    iters: int = option("--physical-iters", default=10, parse=int, help="interleaved timed calls per model and threads")
+    peak_n: int = option("--peak-n", default=2048, parse=int, help="matrix size of the peak matmuls (2048)")
+    peak_repeats: int = option("--peak-repeats", default=5, parse=int)
+    variants: list[str] = option(
         "--physical-variants",
-        default="",
+        default_factory=list,
+        cli_default="",
+        convert=_names,
         help="also torch eager (random weights) for these variants, e.g. stdc1,stdc2 (default: none)",
     )
-    g.add_argument("--physical-sizes", default="360x480", help="sizes of the torch eager rows")
-    g.add_argument("--no-profile", dest="profile", action="store_false", help="skip the ONNX Runtime operator profiles")
+    sizes: list[tuple[int, int]] = option(
+        "--physical-sizes",
+        default_factory=lambda: [(360, 480)],
+        cli_default="360x480",
+        convert=_sizes,
+        help="sizes of the torch eager rows",
+    )
+    profile: bool = negated("--no-profile", help="skip the ONNX Runtime operator profiles")
 
 
 def _run_physical(args: argparse.Namespace, out_dir: Path) -> SectionResult:
@@ -216,20 +234,21 @@ def _run_physical(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     from .physical import Utilisation, network_macs, onnx_network_macs, profile_onnxruntime, time_onnx_networks
     from .sections import SectionResult, format_table
 
+    opts = options_from(args, PhysicalOptions)
     cpu = read_cpu_info()
-    threads = args.physical_threads or [1]
+    threads = opts.threads or [1]
     models, notes = resolve_models(args)
-    before = measure_peaks(threads, args.peak_n, args.peak_repeats)
-    timings = time_onnx_networks([m.path for m in models], threads, args.physical_iters)
+    before = measure_peaks(threads, opts.peak_n, opts.peak_repeats)
+    timings = time_onnx_networks([m.path for m in models], threads, opts.iters)
     torch_rows: list[tuple[str, tuple[int, int], int, tuple[float, float]]] = []
-    if args.physical_variants:
+    if opts.variants:
         from .physical import torch_network_ms
 
-        for variant in [v.strip() for v in args.physical_variants.split(",") if v.strip()]:
-            for size in _sizes(args.physical_sizes):
+        for variant in opts.variants:
+            for size in opts.sizes:
                 for t in threads:
-                    torch_rows.append((variant, size, t, torch_network_ms(variant, size, args.physical_iters, t)))
-    after = measure_peaks(threads, args.peak_n, args.peak_repeats)  # probes on both sides of the networks
+                    torch_rows.append((variant, size, t, torch_network_ms(variant, size, opts.iters, t)))
+    after = measure_peaks(threads, opts.peak_n, opts.peak_repeats)  # probes on both sides of the networks
     peaks = merge_best(before, after)
     results: list[Utilisation] = []
     for model in models:
@@ -259,7 +278,7 @@ def _run_physical(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     for p in sorted(peaks, key=lambda p: (p.precision, p.threads, -p.best_gops)):
         best = best_peak(peaks, p.precision, p.threads)
         peak_rows.append({**p.as_dict(), "library": p.label(), "best": "<- peak" if best == p else ""})
-    table = format_table(rows, PHYSICAL_COLUMNS) + f"\n\nmatmul peaks (n = {args.peak_n}, 2 ops per MAC):\n"
+    table = format_table(rows, PHYSICAL_COLUMNS) + f"\n\nmatmul peaks (n = {opts.peak_n}, 2 ops per MAC):\n"
     table += format_table(peak_rows, PEAK_COLUMNS)
     notes = [
         f"CPU: {cpu.summary()}",
@@ -269,7 +288,7 @@ def _run_physical(args: argparse.Namespace, out_dir: Path) -> SectionResult:
         "util p50 % from the median; floor = the network time at 100 % of that peak",
     ]
     extra: list[dict[str, Any]] = [{"cpu": cpu.as_dict()}, {"peaks": [p.as_dict() for p in peaks]}]
-    if args.profile:
+    if opts.profile:
         for model in models:
             ops = profile_onnxruntime(model.path, threads=threads[0])
             lines = [f"  {o['op']:<28s} {o['ms_per_run']:8.2f} ms/run {o['share_pct']:6.1f} %" for o in ops]
@@ -294,17 +313,22 @@ PEER_COLUMNS = (
 )
 
 
-def _peer_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("peers section (ONNX Runtime and OpenVINO on the same files, interleaved)")
-    g.add_argument("--peer-threads", type=_threads, default=[1, 2], help="thread counts (1,2)")
-    g.add_argument("--peer-calls", default="network,frame", help="network (network alone), frame (image to labels)")
-    g.add_argument("--peer-iters", type=int, default=20, help="interleaved rounds (20)")
-    g.add_argument("--peer-warmup", type=int, default=2)
-    g.add_argument(
-        "--no-openvino-default",
-        dest="openvino_default",
-        action="store_false",
-        help="skip OpenVINO's own default precision rows (bf16 on CPUs that have it)",
+@dataclass(frozen=True)
+class PeerOptions:
+    threads: list[int] = option(
+        "--peer-threads", default_factory=lambda: [1, 2], parse=_threads, help="thread counts (1,2)"
+    )
+    calls: list[str] = option(
+        "--peer-calls",
+        default_factory=lambda: ["network", "frame"],
+        cli_default="network,frame",
+        convert=_names,
+        help="network (network alone), frame (image to labels)",
+    )
+    iters: int = option("--peer-iters", default=20, parse=int, help="interleaved rounds (20)")
+    warmup: int = option("--peer-warmup", default=2, parse=int)
+    openvino_default: bool = negated(
+        "--no-openvino-default", help="skip OpenVINO's own default precision rows (bf16 on CPUs that have it)"
     )
 
 
@@ -314,10 +338,10 @@ def _run_peers(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     from .peers import bench_peers
     from .sections import SectionResult, format_table
 
+    opts = options_from(args, PeerOptions)
     models, notes = resolve_models(args)
-    calls = [c.strip() for c in args.peer_calls.split(",") if c.strip()]
     rows, peer_notes = bench_peers(
-        models, args.peer_threads, calls, args.peer_iters, args.peer_warmup, ov_default=args.openvino_default
+        models, opts.threads, opts.calls, opts.iters, opts.warmup, ov_default=opts.openvino_default
     )
     notes = [f"CPU: {read_cpu_info().summary()}", *notes, *peer_notes]
     return SectionResult(rows, format_table(rows, PEER_COLUMNS), notes=notes)
@@ -338,15 +362,17 @@ CAMERA_COLUMNS = (
 )
 
 
-def _camera_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("camera30 section (a camera through the node, every output subscribed)")
-    g.add_argument(
-        "--camera30-model", choices=("int8", "fp32"), default="int8", help="which of --int8-model/--fp32-model"
+@dataclass(frozen=True)
+class Camera30Options:
+    model: str = option(
+        "--camera30-model", default="int8", choices=("int8", "fp32"), help="which of --int8-model/--fp32-model"
     )
-    g.add_argument("--camera30-threads", type=int, default=2, help="the node's inference threads (2)")
-    g.add_argument("--camera30-hz", type=float, default=30.0)
-    g.add_argument("--camera30-seconds", type=float, default=10.0)
-    g.add_argument("--camera30-size", type=_size, default=(360, 480), help="camera frame size HxW (360x480)")
+    threads: int = option("--camera30-threads", default=2, parse=int, help="the node's inference threads (2)")
+    hz: float = option("--camera30-hz", default=30.0, parse=float)
+    seconds: float = option("--camera30-seconds", default=10.0, parse=float)
+    size: tuple[int, int] = option(
+        "--camera30-size", default=(360, 480), parse=_size, help="camera frame size HxW (360x480)"
+    )
 
 
 def _run_camera(args: argparse.Namespace, out_dir: Path) -> SectionResult:
@@ -354,26 +380,56 @@ def _run_camera(args: argparse.Namespace, out_dir: Path) -> SectionResult:
     from .models import resolve_models
     from .sections import SectionResult, format_table
 
+    opts = options_from(args, Camera30Options)
     models, notes = resolve_models(args)
-    chosen = [m for m in models if m.label == args.camera30_model.upper()]
+    chosen = [m for m in models if m.label == opts.model.upper()]
     if not chosen:
-        return SectionResult([], f"skipped: no {args.camera30_model.upper()} model", notes=notes)
+        return SectionResult([], f"skipped: no {opts.model.upper()} model", notes=notes)
     model = chosen[0]
-    settings = CameraSettings(
-        model.path, model.label, args.camera30_threads, args.camera30_hz, args.camera30_seconds, args.camera30_size
-    )
+    settings = CameraSettings(model.path, model.label, opts.threads, opts.hz, opts.seconds, opts.size)
     row = run_camera(settings)
     return SectionResult([row], format_table([row], CAMERA_COLUMNS), notes=[*notes, camera_note(row)])
 
 
 def suite_sections() -> list[Section]:
     """The sections of this module, in the order `stdc-ros bench` runs them."""
+    from .node_overhead import NodeBenchSettings
     from .sections import Section
 
     return [
-        Section("node", "node e2e vs bare runtime, transport, 30 Hz camera drops", _run_node, _node_arguments),
-        Section("postproc", "image conversion, output messages, drivable area per frame", _run_post, _post_arguments),
-        Section("physical", "network MACs vs the fp32/int8 matmul peaks", _run_physical, _physical_arguments),
-        Section("peers", "ONNX Runtime vs OpenVINO on the FP32 and INT8 files", _run_peers, _peer_arguments),
-        Section("camera30", "a 30 Hz camera through the node, INT8, 2 threads", _run_camera, _camera_arguments),
+        Section(
+            "node",
+            "node e2e vs bare runtime, transport, 30 Hz camera drops",
+            _run_node,
+            options=(NodeSizeOption, NodeBenchSettings),
+            title="node section (node overhead and a 30 Hz camera)",
+        ),
+        Section(
+            "postproc",
+            "image conversion, output messages, drivable area per frame",
+            _run_post,
+            options=(PostOptions,),
+            title="postproc section (image conversion, output messages, drivable area)",
+        ),
+        Section(
+            "physical",
+            "network MACs vs the fp32/int8 matmul peaks",
+            _run_physical,
+            options=(PhysicalOptions,),
+            title="physical section (network MACs against the measured fp32 and int8 peaks)",
+        ),
+        Section(
+            "peers",
+            "ONNX Runtime vs OpenVINO on the FP32 and INT8 files",
+            _run_peers,
+            options=(PeerOptions,),
+            title="peers section (ONNX Runtime and OpenVINO on the same files, interleaved)",
+        ),
+        Section(
+            "camera30",
+            "a 30 Hz camera through the node, INT8, 2 threads",
+            _run_camera,
+            options=(Camera30Options,),
+            title="camera30 section (a camera through the node, every output subscribed)",
+        ),
     ]
