@@ -1,8 +1,8 @@
 """The main job, end to end on real driving frames: sample bag -> node -> lossless and real-time evaluation.
 
 1. builds a rosbag2 from the CamVid test frames shipped in samples/camvid_demo (with their labels),
-2. starts the node (`stdc-ros run`) with the model the node itself picks on ONNX Runtime (CPU), the INT8 file
-   (``precision: auto``; ``--model models/stdc1_camvid.onnx`` for FP32), and evaluates it
+2. starts the node (`stdc-ros run`) with the model the node itself picks on ONNX Runtime (CPU): the INT8 file on a
+   CPU with int8 dot products, else the FP32 one (``precision: auto``; ``--model`` for another), and evaluates it
    frame by frame (lossless: accuracy) and at the bag's rate (real time: drops and latency),
 3. prints a short summary and the paths of the reports, pictures and output bags.
 """

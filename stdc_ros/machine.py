@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 # (cpuinfo flag, name), in the order they are printed; only instructions that change a kernel's throughput.
@@ -32,6 +33,7 @@ ISA_FLAGS: tuple[tuple[str, str], ...] = (
     ("i8mm", "I8MM"),
     ("bf16", "BF16"),
 )
+INT8_DOT_FLAGS = frozenset({"amx_int8", "avx512_vnni", "avx_vnni", "i8mm", "asimddp"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,12 @@ class CpuInfo:
         if "avx2" in self.flags:
             return "AVX2 (no VNNI: 16-bit multiply-adds)"
         return "none"
+
+    @property
+    def int8_dot_product(self) -> bool:
+        """Whether int8 GEMMs get dot-product instructions; without them ONNX Runtime's int8 model ran slower than
+        float32 here (AMD EPYC family 25, AVX2: 107 against 83 ms at 360x480, 2 threads)."""
+        return bool(self.flags & INT8_DOT_FLAGS)
 
     @property
     def bf16_isa(self) -> str:
@@ -131,6 +139,12 @@ def parse_cpuinfo(text: str, lscpu_model: str | None = None) -> CpuInfo:
     model = model or lscpu_model or platform.processor() or "unknown CPU"
     family_model = f"family {ids['cpu family']} model {ids['model']}" if len(ids) == 2 else ""
     return CpuInfo(model, flags or frozenset(), processors or (os.cpu_count() or 1), family_model)
+
+
+@cache
+def cpu_has_int8_dot_product() -> bool:
+    """This machine's CPU has int8 dot-product instructions (read once: the CPU does not change under a process)."""
+    return read_cpu_info().int8_dot_product
 
 
 def lscpu_model_name() -> str | None:

@@ -65,7 +65,9 @@ def render_section(entry: dict[str, Any], fp32_test: dict[str, Any] | None = Non
         f"The network of `{Path(entry['source']).name}` (sha256 `{entry['source_sha256'][:16]}...`) quantized to "
         f"INT8 with ONNX Runtime's static quantization ({entry['tool']}). Pre- and post-processing stay float and "
         "exact; inputs, outputs and metadata follow the conventions above, with `stdc_ros.precision` = `int8` and "
-        "the recipe in `stdc_ros.int8_*`. The node runs this file by default on the CPU (`precision: auto`); "
+        "the recipe in `stdc_ros.int8_*`. The node runs this file by default on a CPU with int8 dot-product "
+        "instructions (`precision: auto`: AVX-512 VNNI, AVX-VNNI, AMX, ARM dot product; FP32 on other CPUs, where "
+        "int8 ran slower); "
         "`precision: fp32` selects the FP32 file.",
         "",
         f"sha256 `{entry['sha256']}`, {entry['bytes'] / 1e6:.1f} MB.",

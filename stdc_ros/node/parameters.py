@@ -72,11 +72,14 @@ class NodeConfig:
     )
     precision: str = parameter(
         "auto",
-        "auto = int8 for onnxruntime on cpu, fp16 with TensorRT, else fp32; picks the packaged model",
+        "auto = int8 for onnxruntime on a cpu with int8 dot products (VNNI, AMX, ARM dotprod), fp16 with TensorRT, "
+        "else fp32; picks the packaged model",
         read_only=True,
         choices=PRECISIONS,
-        doc="`auto` = `int8` for onnxruntime on `cpu` (the INT8 model: about 2x the FP32 speed at the same CamVid "
-        "test mIoU, see `models/MODEL_CARD.md`), `fp16` with TensorRT (the tensorrt backend or `device:=tensorrt`), "
+        doc="`auto` = `int8` for onnxruntime on a `cpu` with int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI, "
+        "AMX, ARM dot product: the INT8 model ran at about 2x the FP32 speed at the same CamVid test mIoU, see "
+        "`models/MODEL_CARD.md`; on an AVX2-only CPU it ran slower than FP32, so `fp32` there; the node logs which "
+        "it chose and why), `fp16` with TensorRT (the tensorrt backend or `device:=tensorrt`), "
         "`fp32` otherwise (CUDA, torch). With `model_path` empty it picks the packaged model (`int8`: "
         "`models/stdc1_camvid_int8.onnx`, else `models/stdc1_camvid.onnx`); TensorRT builds its engine at this "
         "precision. `-p precision:=fp32` runs the FP32 model on the CPU",

@@ -47,7 +47,7 @@ from .inputs import (
     input_topic,
     output_qos,
 )
-from .model_choice import packaged_model, resolve_precision
+from .model_choice import auto_precision_reason, packaged_model, resolve_precision
 from .model_load import LoadCancelled, ModelLoad
 from .outputs import SegmentationOutputs, camera_info_for
 from .parameters import NodeConfig, build_config, current_values, declare_parameters, to_float_if_needed
@@ -262,6 +262,8 @@ class SegmentationNode(LifecycleNode):
         uses_tensorrt = "tensorrt" in (config.backend, config.device.partition(":")[0])
         hint = " (the first TensorRT start builds an engine: this can take minutes)" if uses_tensorrt else ""
         device = runtime_device(config.backend, config.device)
+        if config.precision == "auto" and not config.model_path:
+            self.get_logger().info(auto_precision_reason(config.backend, config.device))
         self.get_logger().info(f"loading {config.backend} model {model} on {device}{hint}")
         self._configure_error = ""
         return ModelLoad(partial(self._load_runtime, config, model), model, self.get_logger()).start()

@@ -19,6 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import InferenceError, ModelFileError
+from ..machine import cpu_has_int8_dot_product, read_cpu_info
 from .base import ChannelOrder, Segmentation, SegmentationRuntime
 from .conventions import (
     FORMAT_FULL,
@@ -177,9 +178,17 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
             return session, meta, "graph" if meta.format == FORMAT_FULL else "numpy"
         if not self._test_time_flip:
             proto = _single_pass(proto, path)
-        if cpu_x86:
+        if cpu_x86 and cpu_has_int8_dot_product():
             proto = _uint8_view(proto, path)
         meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, path)
+        if meta.precision == "int8" and _name(self._providers[0]) == CPU and not cpu_has_int8_dot_product():
+            log.warning(
+                "%s is INT8 but this CPU has no int8 dot-product instructions (int8 on %s): ONNX Runtime emulates "
+                "them, slower than FP32 and further from its labels (see README, Model); precision auto or fp32 "
+                "runs the FP32 model",
+                path,
+                read_cpu_info().int8_isa,
+            )
         if meta.format != FORMAT_FULL:
             return self._new_session(proto.SerializeToString(), path), meta, "numpy"
         network = _cut_network(proto, meta, path) if prepost == "numpy" else None

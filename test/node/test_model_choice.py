@@ -1,4 +1,5 @@
-"""`precision` and the packaged model: auto = INT8 for ONNX Runtime on the CPU, FP16 with TensorRT, else FP32."""
+"""`precision` and the packaged model: auto = INT8 for ONNX Runtime on a CPU with int8 dot-product instructions (FP32
+on one without), FP16 with TensorRT, else FP32."""
 
 from __future__ import annotations
 
@@ -36,9 +37,37 @@ from stdc_ros.runtime.conventions import read_model_metadata
     ],
 )
 def test_auto_resolves_by_backend_and_device(backend: str, device: str, expected: str) -> None:
-    assert effective_precision(backend, device) == expected
-    assert resolve_precision("auto", backend, device) == expected
-    assert resolve_precision("fp32", backend, device) == "fp32"  # an explicit choice wins
+    assert effective_precision(backend, device, int8_dot_product=True) == expected
+    assert resolve_precision("auto", backend, device, int8_dot_product=True) == expected
+    assert resolve_precision("fp32", backend, device, int8_dot_product=True) == "fp32"  # an explicit choice wins
+
+
+@pytest.mark.parametrize(("backend", "device"), [("onnxruntime", "cpu"), ("torch", "cpu"), ("tensorrt", "cuda")])
+def test_auto_keeps_fp32_on_a_cpu_without_int8_dot_product(backend: str, device: str) -> None:
+    with_dot = effective_precision(backend, device, int8_dot_product=True)
+    without = effective_precision(backend, device, int8_dot_product=False)
+    assert without == ("fp32" if with_dot == "int8" else with_dot)  # only the CPU int8 choice depends on the CPU
+    assert resolve_precision("int8", backend, device, int8_dot_product=False) == "int8"  # asked for: given
+
+
+@pytest.mark.parametrize(
+    ("flags", "dot"),
+    [
+        ("fpu avx avx2 fma", False),  # AMD EPYC family 25 (Zen 3): int8 ran slower than fp32 there
+        ("avx2 fma avx512f avx512bw", False),  # Skylake-SP: 16-bit multiply-adds only
+        ("avx2 fma avx512f avx512bw avx512_vnni", True),
+        ("avx2 fma avx_vnni", True),
+        ("amx_tile amx_int8", True),
+        ("fp asimd asimddp", True),  # Jetson Orin's Cortex-A78AE
+        ("fp asimd", False),
+        ("", False),  # /proc/cpuinfo unreadable: the safe choice
+    ],
+)
+def test_int8_dot_product_from_cpu_flags(flags: str, dot: bool) -> None:
+    from stdc_ros.machine import parse_cpuinfo
+
+    cpu = parse_cpuinfo(f"processor : 0\nmodel name : test\nflags : {flags}\n")
+    assert cpu.int8_dot_product is dot
 
 
 def test_unknown_precision_is_refused() -> None:
@@ -62,7 +91,8 @@ def test_node_default_runs_the_packaged_int8_model_on_cpu_and_fp32_is_one_parame
 
     def chosen(**changes: object) -> Path:
         config = build_config({**values, **changes})
-        return resolve_model_path(config.model_path, resolve_precision(config.precision, config.backend, config.device))
+        precision = resolve_precision(config.precision, config.backend, config.device, int8_dot_product=True)
+        return resolve_model_path(config.model_path, precision)
 
     default = chosen()
     assert default.name == Path(INT8_MODEL).name and read_model_metadata(default).precision == "int8"
@@ -82,12 +112,15 @@ def test_params_file_and_docs_say_auto(repo_root: Path) -> None:
     assert "| `precision` | `auto` |" in (repo_root / "docs" / "node.md").read_text()
 
 
-def test_real_node_on_cpu_loads_the_int8_model_by_default_and_fp32_on_request(ros: Any) -> None:
+def test_real_node_on_cpu_loads_the_model_auto_picks_for_this_cpu_and_either_on_request(ros: Any) -> None:
+    from stdc_ros.node.model_choice import cpu_has_int8_dot_product
+
     loaded = {}
-    for precision in ("auto", "fp32"):
+    for precision in ("auto", "int8", "fp32"):
         name = f"seg_precision_{precision}_{ros.domain_id}"
         node = ros.start_node(name, {"autostart": True, "precision": precision})
         assert node.state == "active"
         loaded[precision] = node._runtime.describe()
-    assert "stdc1_camvid_int8.onnx" in loaded["auto"] and "int8" in loaded["auto"]
+    assert "stdc1_camvid_int8.onnx" in loaded["int8"] and "int8" in loaded["int8"]
     assert "stdc1_camvid.onnx" in loaded["fp32"] and "int8" not in loaded["fp32"]
+    assert loaded["auto"] == loaded["int8" if cpu_has_int8_dot_product() else "fp32"]
