@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JAZZY_VENV := .venv-jazzy
 JAZZY_PY := $(JAZZY_VENV)/bin/python
 JAZZY_STAMP := $(JAZZY_VENV)/.installed
-JAZZY_TESTS := test/node test/runtime test/model_tools test/drivable test/rosbag test/evaluation test/bench
+JAZZY_TESTS := test/node test/runtime test/model_tools test/drivable test/rosbag test/evaluation test/bench test/harness
 export PYTHONUNBUFFERED := 1
 
 .PHONY: install demo test test-jazzy test-gpu lint format bench bench-gpu soak train ablation evaluate export clean

@@ -20,7 +20,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from stdc_ros.image_codec import encode_image
+from stdc_ros.harness import frames
 
 DISCOVERY_TIMEOUT = 8.0
 
@@ -46,9 +46,8 @@ def scene(height: int = 60, width: int = 80, seed: int = 0) -> np.ndarray:
 
 
 def set_stamp(msg: Any, stamp_ns: int, frame_id: str = "cam") -> Any:
-    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(int(stamp_ns), 1_000_000_000)
     msg.header.frame_id = frame_id
-    return msg
+    return frames.set_stamp(msg, stamp_ns)
 
 
 def stamp_of(msg: Any) -> int:
@@ -63,9 +62,7 @@ def image_message(
     row_padding: int = 0,
     big_endian: bool = False,
 ) -> Image:
-    step, data = encode_image(rgb, encoding, row_padding=row_padding, big_endian=big_endian)
-    msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding=encoding, step=step, is_bigendian=int(big_endian))
-    msg.data = data
+    msg = frames.image_message(rgb, encoding, frame_id, row_padding, big_endian)
     return set_stamp(msg, stamp_ns, frame_id)
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..harness.client import ALL_OUTPUTS, FrameDriver, synthetic_frames
+from ..harness.client import ALL_OUTPUTS, NodeClient
 from ..harness.domains import pick_domain_id
+from ..harness.frames import image_message, synthetic_frames
 from ..harness.node_process import NodeProcess
 from .soak import node_launch
 
@@ -83,9 +84,9 @@ def run_camera(settings: CameraSettings) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="stdc_camera_bench_") as tmp,
         NodeProcess(node_launch(name, settings.model, settings.threads, domain_id, Path(tmp))) as node,
-        FrameDriver(name, domain_id, ALL_OUTPUTS) as driver,
+        NodeClient(name, domain_id, ALL_OUTPUTS) as driver,
     ):
-        messages = [driver.make_message(f) for f in frames]
+        messages = [image_message(f) for f in frames]
         send_info = lambda: driver.publish_camera_info(height, width)  # noqa: E731
         try:
             driver.wait_ready(messages[0], timeout=120.0, before_probe=send_info)

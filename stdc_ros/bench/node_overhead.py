@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from ..cli_options import option
-from ..harness.client import ALL_OUTPUTS, LABEL_OUTPUTS, FrameDriver, synthetic_frames
+from ..harness.client import ALL_OUTPUTS, LABEL_OUTPUTS, NodeClient
 from ..harness.domains import pick_domain_id
+from ..harness.frames import image_message, synthetic_frames
 from ..harness.node_process import NodeProcess
 from .soak import node_launch
 
@@ -245,8 +246,8 @@ def run_node_bench(settings: NodeBenchSettings) -> NodeBenchResult:
         NodeProcess(node_launch(name, model, settings.threads, domain_id, Path(tmp))),
         EchoProcess(echo_name, domain_id),
     ):
-        with FrameDriver(name, domain_id, LABEL_OUTPUTS) as node_driver, FrameDriver(echo_name, domain_id) as echo:
-            messages = [node_driver.make_message(f) for f in rgb_frames]
+        with NodeClient(name, domain_id, LABEL_OUTPUTS) as node_driver, NodeClient(echo_name, domain_id) as echo:
+            messages = [image_message(f) for f in rgb_frames]
             node_driver.wait_ready(messages[0], timeout=120.0)
             echo.wait_ready(messages[0], timeout=60.0)
             for _ in range(2):  # warm-up
@@ -262,7 +263,7 @@ def run_node_bench(settings: NodeBenchSettings) -> NodeBenchResult:
                 node_ms += node_driver.stream(one, 1, window=1, frame_timeout_s=10.0, settle_s=0).latencies_ms
                 echo_ms += echo.stream(one, 1, window=1, settle_s=0).latencies_ms
             inference_p50 = node_driver.wait_diagnostics(lambda v: "inference_ms_p50" in v, 3.0).get("inference_ms_p50")
-        with FrameDriver(name, domain_id, ALL_OUTPUTS) as driver:
+        with NodeClient(name, domain_id, ALL_OUTPUTS) as driver:
             send_info = lambda: driver.publish_camera_info(settings.height, settings.width)  # noqa: E731
             driver.wait_ready(messages[0], timeout=60.0, before_probe=send_info)
             for _ in range(settings.rounds):

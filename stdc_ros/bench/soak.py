@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from ..cli_options import add_options, option, options_from
-from ..harness.client import ALL_OUTPUTS, LABEL_OUTPUTS, FrameDriver, StreamStats, synthetic_frames
+from ..harness.client import ALL_OUTPUTS, LABEL_OUTPUTS, NodeClient
 from ..harness.domains import pick_domain_id
+from ..harness.frames import image_message, synthetic_frames
 from ..harness.node_process import NodeLaunch, NodeProcess, ResourceSample
+from ..harness.tracker import StreamStats
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +248,9 @@ def run_soak(settings: SoakSettings, progress: bool = False) -> SoakResult:
         NodeProcess(
             node_launch(name, model, settings.threads, domain_id, Path(tmp), **closed_loop_qos(settings))
         ) as node,
-        FrameDriver(name, domain_id, settings.outputs) as driver,
+        NodeClient(name, domain_id, settings.outputs) as driver,
     ):
-        messages = [driver.make_message(rgb) for rgb in messages_rgb]
+        messages = [image_message(rgb) for rgb in messages_rgb]
         send_info = None
         if "camera_info" in settings.outputs:
             send_info = partial(driver.publish_camera_info, settings.height, settings.width)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..harness.client import NodeClient
 from ..harness.domains import pick_domain_id
 from ..harness.node_process import NodeLaunch, NodeProcess, NodeProcessError
-from ..harness.recorder import NodeClient
 from ..rosbag.ros import dds_environment, wait_until
 from .eval_run import LiveRun, RunState
 from .options import EvalOptions
@@ -45,7 +45,12 @@ def run_live(
     if options.node_command:
         launch.command = tuple(options.node_command)
     process = NodeProcess(launch)
-    with process, NodeClient(options.node_name, domain, reliability, depth, ("/diagnostics",), env) as client:
+    with (
+        process,
+        NodeClient(
+            options.node_name, domain, None, input_reliability=reliability, input_depth=depth, env=env, record=True
+        ) as client,
+    ):
         if not wait_until(lambda: client.ready() or not process.alive(), options.ready_timeout_s, 0.1):
             raise NodeProcessError(
                 f"the node was not ready after {options.ready_timeout_s:.0f} s on ROS_DOMAIN_ID {domain}: "

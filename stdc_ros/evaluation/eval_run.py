@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageFormatError
+from ..harness.client import NodeClient, Received
 from ..harness.node_process import NodeProcess
-from ..harness.recorder import NodeClient, Received
 from ..rosbag.codec import image_msg_to_rgb, labels_from_msg
 from ..rosbag.io import BagWriter
 from ..rosbag.ros import stamp_ns

@@ -1,22 +1,35 @@
-"""A client of the node process: publishes frames to ``/<node>/in/image``, matches the outputs, reads diagnostics.
+"""The one client of a node process: publishes frames into ``/<node>/in/image``, receives its outputs, reads
+/diagnostics. Used by evaluation (``record``: every output kept raw, decoded later), the soak and the benchmarks
+(``stream``: frames closed-loop or at a camera's rate, outputs matched to frames by stamp) and their tests.
 
-Used by the soak and the node benchmarks (and their tests): frames go out closed-loop (a window of frames in flight)
-or open-loop (a camera's fixed rate); every frame carries a unique stamp that its outputs keep.
+Subscriptions are raw (no decoding on the executor thread) and made by discovery: a timer subscribes each output
+topic once the node offers it, with the reliability its publisher offers. Only the executor thread queries the
+graph and creates subscriptions: rclpy holds the GIL in those calls, and a second thread calling into the middleware
+while the executor runs is a known source of rclpy/Fast DDS lock inversions (ros2/rclpy#1722, eProsima/Fast-DDS#6193).
+The caller's thread only publishes and waits.
 """
 
 from __future__ import annotations
 
-import contextlib
+import itertools
+import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from ..rosbag.ros import message_class, qos, ros_node
+from .frames import camera_info_message, header_stamp_ns, set_stamp
+from .tracker import FrameTracker, StreamStats
 
-# Consumers the soak subscribes to: "labels" only, or every output of the node (closer to a vehicle stack).
+LOG = logging.getLogger(__name__)
+DISCOVERY_PERIOD_S = 0.25
+DIAGNOSTICS = "/diagnostics"
+
+# Outputs a stream waits for: "labels" only, or every output of the node (closer to a vehicle stack).
 LABEL_OUTPUTS = ("labels",)
 ALL_OUTPUTS = (
     "labels",
@@ -28,135 +41,192 @@ ALL_OUTPUTS = (
     "drivable_grid",
     "freespace_scan",
 )
+_client_ids = itertools.count()
 
 
-def synthetic_frames(height: int, width: int, count: int = 8, seed: int = 0) -> list[np.ndarray]:
-    """A few distinct RGB frames: smooth gradients plus noise (content varies, decode paths stay realistic)."""
-    rng = np.random.default_rng(seed)
-    v, u = np.mgrid[0:height, 0:width].astype(np.float32)
-    frames = []
-    for i in range(count):
-        base = np.stack([u / max(width, 1) * 255, v / max(height, 1) * 255, np.full_like(u, 40.0 * i)], axis=2)
-        noisy = base + rng.normal(0.0, 12.0, base.shape)
-        frames.append(np.clip(noisy, 0, 255).astype(np.uint8))
-    return frames
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    msgtype: str
+    t_recv: float  # time.monotonic() in the callback
+    raw: bytes
 
 
-@dataclass
-class StreamStats:
-    """What one stream of frames produced, seen from the consumer side."""
+class NodeClient:
+    """A client node in its own ROS context, talking to the node named ``node_name`` on ``domain_id``.
 
-    sent: int = 0
-    received: int = 0  # sent frames for which every subscribed output came back
-    lost: int = 0  # sent frames whose output never came (dropped in the node's slot or by best-effort QoS)
-    seconds: float = 0.0
-    latencies_ms: list[float] = field(default_factory=list)
-    per_topic: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def rate_hz(self) -> float:
-        return self.received / self.seconds if self.seconds > 0 else 0.0
-
-    def latency_ms(self, q: float) -> float | None:
-        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else None
-
-
-class FrameDriver:
-    """A client node in this process: publishes frames to ``/<node>/in/image`` and listens to the node's outputs.
-
-    Every frame carries a unique stamp; an output is matched to its frame by stamp (the node keeps headers). A
-    frame is complete once every subscribed output of it arrived; latency is measured to its ~/out/labels.
+    ``outputs``: the output topics (under ``/<node>/out/``) to subscribe, which a streamed frame waits for; None
+    subscribes every output the node offers. ``record``: keep every received message in ``received`` (outputs,
+    ``extra_topics`` and /diagnostics). ``input_reliability``/``input_depth``: the QoS frames are published with.
+    Use it as a context manager: entering starts the executor thread, leaving shuts the context down.
     """
 
-    def __init__(self, node_name: str, domain_id: int, outputs: Sequence[str] = LABEL_OUTPUTS) -> None:
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from nav_msgs.msg import OccupancyGrid
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan
-
-        types = {
-            "labels/compressed": CompressedImage,
-            "camera_info": CameraInfo,
-            "drivable_grid": OccupancyGrid,
-            "freespace_scan": LaserScan,
-        }
-        self.node_name = node_name
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        # Unique per driver: a benchmark may hold several drivers in one process.
-        self.client = rclpy.create_node(f"soak_driver_{os.getpid()}_{id(self) % 1_000_000}", context=self.context)
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.image_pub = self.client.create_publisher(Image, f"/{node_name}/in/image", reliable)
-        self.info_pub = self.client.create_publisher(CameraInfo, f"/{node_name}/in/camera_info", reliable)
-        self._cond = threading.Condition()
-        self._sent: dict[int, float] = {}  # stamp ns -> send time, for frames in flight
-        self._missing: dict[int, set[str]] = {}  # stamp ns -> outputs of that frame not yet received
-        self._outputs = tuple(outputs)
-        self._latencies: list[float] = []
-        self._per_topic: dict[str, int] = dict.fromkeys(outputs, 0)
-        self._received = 0
-        self._lost = 0
-        self._last_status: Any = None
-        for topic in outputs:
-            callback = self._on_labels if topic == "labels" else self._counter(topic)
-            self.client.create_subscription(types.get(topic, Image), f"/{node_name}/out/{topic}", callback, reliable)
-        self.client.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, reliable)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.client)
-        self._thread = threading.Thread(target=self._spin, name="soak_driver_spin", daemon=True)
-        self._thread.start()
+    def __init__(
+        self,
+        node_name: str,
+        domain_id: int,
+        outputs: Sequence[str] | None = LABEL_OUTPUTS,
+        *,
+        input_reliability: str = "reliable",
+        input_depth: int = 10,
+        extra_topics: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        record: bool = False,
+    ) -> None:
+        self.node_name = node_name.strip("/")
+        self.input_topic = f"/{self.node_name}/in/image"
+        self.camera_info_topic = f"/{self.node_name}/in/camera_info"
+        self.labels_topic = f"/{self.node_name}/out/labels"
+        self.out_prefix = f"/{self.node_name}/out/"
+        self.outputs = None if outputs is None else tuple(outputs)
+        self.extra_topics = tuple(dict.fromkeys((*extra_topics, DIAGNOSTICS)))
+        self.record = record
+        self.received: queue.Queue[Received] = queue.Queue()
+        self.tracker = FrameTracker(self.outputs or LABEL_OUTPUTS)
+        self._input_qos = (input_reliability, input_depth)
+        # Unique per client: a benchmark holds several clients in one process.
+        name = f"stdc_client_{os.getpid()}_{next(_client_ids)}"
+        self._stack = ros_node(name, domain_id, env)
+        self._subscriptions: dict[str, Any] = {}
+        self._skipped: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._executor: Any = None
+        self._ready = threading.Event()
+        self._recorded: tuple[str, ...] = ()
+        self._seen: tuple[bool, int, int] = (False, 0, 0)  # node in the graph, input subscribers, labels publishers
+        self._status: Any = None  # the node's latest DiagnosticStatus
+        self._status_lock = threading.Lock()
         self._stamp = 0
+        self.node: Any = None
+        self.publisher: Any = None
+        self.info_publisher: Any = None
+
+    # -- lifetime
+    def __enter__(self) -> NodeClient:
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import CameraInfo, Image
+
+        self.node = self._stack.__enter__()
+        self.publisher = self.node.create_publisher(Image, self.input_topic, qos(*self._input_qos))
+        self.info_publisher = self.node.create_publisher(CameraInfo, self.camera_info_topic, qos("reliable", 10))
+        self.node.create_timer(DISCOVERY_PERIOD_S, self._discover)
+        self._executor = SingleThreadedExecutor(context=self.node.context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name=f"{self.node.get_name()}-executor", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._executor is not None:
+            self._executor.shutdown(timeout_sec=1)
+        self._stack.__exit__(None, None, None)
 
     def _spin(self) -> None:
-        with contextlib.suppress(Exception):  # the context is shut down by close()
-            self.executor.spin()
-
-    # -- callbacks (executor thread)
-    def _counter(self, topic: str) -> Callable[[Any], None]:
-        def count(msg: Any) -> None:
-            self._arrived(topic, msg.header.stamp)
-
-        return count
-
-    def _on_labels(self, msg: Any) -> None:
-        self._arrived("labels", msg.header.stamp, time.perf_counter())
-
-    def _arrived(self, topic: str, stamp_msg: Any, now: float | None = None) -> None:
-        """Count ``topic`` for its frame; the frame is complete (its slot frees) once every output arrived."""
-        stamp = stamp_msg.sec * 1_000_000_000 + stamp_msg.nanosec
-        with self._cond:
-            self._per_topic[topic] += 1
-            missing = self._missing.get(stamp)
-            if missing is None:
+        while not self._stop.is_set() and self.node.context.ok():
+            try:
+                self._executor.spin_once(timeout_sec=0.05)
+            except Exception as exc:  # shutdown races end the loop, anything else is logged
+                if not self._stop.is_set():
+                    LOG.warning("executor: %s", exc)
                 return
-            if now is not None and stamp in self._sent:
-                self._latencies.append((now - self._sent[stamp]) * 1000.0)
-            missing.discard(topic)
-            if not missing:
-                del self._missing[stamp]
-                self._sent.pop(stamp, None)
-                self._received += 1
-                # The node handles frames in order and every topic keeps its order, so an older frame still
-                # incomplete now never comes: it was dropped (newest-frame policy or best-effort input).
-                for older in [s for s in self._sent if s < stamp]:
-                    del self._sent[older]
-                    self._missing.pop(older, None)
-                    self._lost += 1
-                self._cond.notify_all()
 
-    def _on_diagnostics(self, msg: Any) -> None:
-        for status in msg.status:
+    # -- discovery and callbacks (executor thread)
+    def _discover(self) -> None:
+        """Timer callback: subscribe to new output topics, then update readiness."""
+        try:
+            self._subscribe_new_topics()
+            subscribers = self.publisher.get_subscription_count()
+            labels = self.node.count_publishers(self.labels_topic) if self.labels_topic in self._subscriptions else 0
+            self._seen = (self.node_name in self.node.get_node_names(), subscribers, labels)
+            if subscribers > 0 and labels > 0:
+                self._ready.set()
+        except Exception as exc:  # a graph query racing shutdown; the next tick tries again
+            if not self._stop.is_set():
+                LOG.warning("discovery: %s", exc)
+
+    def _wanted(self, topic: str) -> bool:
+        if topic in self.extra_topics:
+            return True
+        if not topic.startswith(self.out_prefix):
+            return False
+        return self.outputs is None or topic[len(self.out_prefix) :] in self.outputs
+
+    def _subscribe_new_topics(self) -> None:
+        for topic, types in self.node.get_topic_names_and_types():
+            if not self._wanted(topic) or topic in self._subscriptions or topic in self._skipped:
+                continue
+            msgtype = types[0]
+            cls = message_class(msgtype)
+            if cls is None:
+                LOG.warning("not receiving %s: type %s unknown here", topic, msgtype)
+                self._skipped.add(topic)
+                continue
+
+            def callback(raw: bytes, topic: str = topic, msgtype: str = msgtype) -> None:
+                self._on_message(topic, msgtype, raw)
+
+            profile = qos(self._offered_reliability(topic), 10)
+            self._subscriptions[topic] = self.node.create_subscription(cls, topic, callback, profile, raw=True)
+            self._recorded = tuple(sorted(self._subscriptions))
+            LOG.debug("receiving %s [%s]", topic, msgtype)
+
+    def _offered_reliability(self, topic: str) -> str:
+        """Reliable when every publisher offers reliable, else best effort (which matches any publisher)."""
+        from rclpy.qos import ReliabilityPolicy
+
+        infos = self.node.get_publishers_info_by_topic(topic)
+        if infos and all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos):
+            return "reliable"
+        return "best_effort"
+
+    def _on_message(self, topic: str, msgtype: str, raw: bytes) -> None:
+        t = time.monotonic()
+        if topic.startswith(self.out_prefix):
+            self.tracker.arrived(topic[len(self.out_prefix) :], header_stamp_ns(raw), t)
+        elif topic == DIAGNOSTICS:
+            self._keep_status(raw)
+        if self.record:
+            self.received.put(Received(topic, msgtype, t, raw))
+
+    def _keep_status(self, raw: bytes) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.serialization import deserialize_message
+
+        for status in deserialize_message(raw, DiagnosticArray).status:
             if f"/{self.node_name}:" in status.name or status.name.startswith(f"{self.node_name}:"):
-                with self._cond:
-                    self._last_status = status
+                with self._status_lock:
+                    self._status = status
 
-    # -- main thread
+    # -- graph state (any thread)
+    def ready(self) -> bool:
+        """The node subscribes our input and we receive its labels topic (as last seen by the executor)."""
+        return self._ready.is_set()
+
+    def discovery_state(self) -> str:
+        """What the graph showed at the last discovery tick, for a not-ready error."""
+        node_seen, subscribers, labels = self._seen
+        if not node_seen:
+            return (
+                f"no node named {self.node_name} was ever discovered on this domain: it is still starting, or DDS "
+                "discovery between the two processes fails (see docs/bags.md, DDS transport)"
+            )
+        return (
+            f"node {self.node_name} discovered; subscribers of {self.input_topic}: {subscribers}, "
+            f"publishers of {self.labels_topic}: {labels} (not configured or activated yet?)"
+        )
+
+    @property
+    def recorded_topics(self) -> list[str]:
+        return list(self._recorded)
+
     def diagnostics(self) -> dict[str, str]:
         """The key/values of the node's latest diagnostic status (empty before the first one)."""
-        with self._cond:
-            status = self._last_status
+        with self._status_lock:
+            status = self._status
         return {} if status is None else {kv.key: kv.value for kv in status.values} | {"_message": status.message}
 
     def wait_diagnostics(self, predicate: Callable[[dict[str, str]], bool], timeout: float) -> dict[str, str]:
@@ -168,39 +238,29 @@ class FrameDriver:
             time.sleep(0.05)
         return self.diagnostics()
 
-    def make_message(self, rgb: np.ndarray, encoding: str = "rgb8") -> Any:
-        from sensor_msgs.msg import Image
-
-        from ..image_codec import encode_image
-
-        step, data = encode_image(rgb, encoding)
-        msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding=encoding, step=step, is_bigendian=0)
-        msg.data = data
-        msg.header.frame_id = "soak_camera"
-        return msg
+    # -- publishing (caller's thread)
+    def publish(self, raw: bytes | Any, camera_info: bytes | Any | None = None) -> float:
+        """Publish an Image (serialized or a message) as it is, after its CameraInfo if given; returns the
+        monotonic time just before the image went out. The evaluation sends a bag's messages this way."""
+        if camera_info is not None:
+            self.info_publisher.publish(camera_info)
+        t = time.monotonic()
+        self.publisher.publish(raw)
+        return t
 
     def publish_camera_info(self, height: int, width: int) -> None:
-        from sensor_msgs.msg import CameraInfo
+        self.info_publisher.publish(camera_info_message(height, width))
 
-        f = 0.9 * width
-        info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
-        info.header.frame_id = "soak_camera"
-        info.k = [f, 0.0, (width - 1) / 2, 0.0, f, (height - 1) / 2, 0.0, 0.0, 1.0]
-        info.p = [f, 0.0, (width - 1) / 2, 0.0, 0.0, f, (height - 1) / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
-        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-        self.info_pub.publish(info)
-
-    def publish(self, msg: Any) -> int:
-        """Send ``msg`` stamped now (unique, increasing, so outputs match frames); returns the stamp (ns)."""
+    def send(self, msg: Any) -> int:
+        """Send the Image ``msg`` stamped now (unique, increasing: outputs are matched to it by stamp) and track it;
+        returns the stamp (ns)."""
         self._stamp = max(self._stamp + 1, time.time_ns())
-        stamp = self._stamp
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
-        with self._cond:
-            self._sent[stamp] = time.perf_counter()
-            self._missing[stamp] = set(self._outputs)
-        self.image_pub.publish(msg)
-        return stamp
+        set_stamp(msg, self._stamp)
+        self.tracker.sent(self._stamp, time.monotonic())
+        self.publisher.publish(msg)
+        return self._stamp
 
+    # -- streaming (caller's thread)
     def wait_ready(
         self, msg: Any, timeout: float = 60.0, retry_s: float = 0.5, before_probe: Callable[[], None] | None = None
     ) -> float:
@@ -209,26 +269,17 @@ class FrameDriver:
         ``before_probe`` runs before each probe (e.g. to send camera_info, which best effort may lose before
         discovery). Returns the seconds it took.
         """
+        tracker = self.tracker
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if before_probe is not None:
                 before_probe()
-            self.publish(msg)
-            with self._cond:
-                if self._cond.wait_for(lambda: self._received > 0, retry_s):
-                    self._sent.clear()
-                    self._missing.clear()
+            self.send(msg)
+            with tracker.cond:
+                if tracker.cond.wait_for(lambda: tracker.received > 0, retry_s):
+                    tracker.clear_in_flight()
                     return time.monotonic() - started
         raise TimeoutError(f"no output from /{self.node_name} within {timeout:.0f} s (did the node start?)")
-
-    def reset(self) -> None:
-        with self._cond:
-            self._sent.clear()
-            self._missing.clear()
-            self._latencies = []
-            self._received = 0
-            self._lost = 0
-            self._per_topic = dict.fromkeys(self._per_topic, 0)
 
     def stream(
         self,
@@ -251,60 +302,39 @@ class FrameDriver:
         drops show as ``lost``. ``on_progress(received)`` runs after every frame sent, on this thread; ``stop``
         ends the stream early; ``settle_s`` is waited at the end before the per-topic counts are read.
         """
-        self.reset()
+        tracker = self.tracker
+        tracker.reset()
         stats = StreamStats()
-        started = last_sent = time.perf_counter()
+        started = last_sent = time.monotonic()
         for i in range(count):
             if stop is not None and stop.is_set():
                 break
             if rate_hz is not None:
-                delay = started + i / rate_hz - time.perf_counter()
+                delay = started + i / rate_hz - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
             else:
-                with self._cond:
-                    if not self._cond.wait_for(lambda: len(self._sent) < window, frame_timeout_s):
-                        stats.lost += self._expire(frame_timeout_s)
+                with tracker.cond:
+                    if not tracker.cond.wait_for(lambda: len(tracker.in_flight) < window, frame_timeout_s):
+                        stats.lost += tracker.expire(frame_timeout_s)
                 # Two frames arriving together would overwrite each other in the node's depth-1 input history (a
                 # drop no counter sees): leave the node a moment to take the previous one.
-                gap = last_sent + min_gap_s - time.perf_counter()
+                gap = last_sent + min_gap_s - time.monotonic()
                 if gap > 0:
                     time.sleep(gap)
-            self.publish(messages[i % len(messages)])
-            last_sent = time.perf_counter()
+            self.send(messages[i % len(messages)])
+            last_sent = time.monotonic()
             stats.sent += 1
             if on_progress is not None:
-                on_progress(self._received)
-        with self._cond:  # the last frames in flight
-            self._cond.wait_for(lambda: not self._sent, frame_timeout_s)
-            stats.lost += len(self._sent) + self._lost
-            self._sent.clear()
-            self._missing.clear()
-            stats.seconds = time.perf_counter() - started
-            stats.received = self._received
-            stats.latencies_ms = list(self._latencies)
+                on_progress(tracker.received)
+        with tracker.cond:  # the last frames in flight
+            tracker.cond.wait_for(lambda: not tracker.in_flight, frame_timeout_s)
+            stats.lost += len(tracker.in_flight) + tracker.lost
+            tracker.clear_in_flight()
+            stats.seconds = time.monotonic() - started
+            stats.received = tracker.received
+            stats.latencies_ms = list(tracker.latencies_ms)
         time.sleep(settle_s)  # let the other outputs of the last frame arrive before counting them
-        with self._cond:
-            stats.per_topic = dict(self._per_topic)
+        with tracker.cond:
+            stats.per_topic = dict(tracker.per_topic)
         return stats
-
-    def _expire(self, older_than_s: float) -> int:
-        """Forget frames in flight for longer than ``older_than_s`` (caller holds the lock); how many."""
-        limit = time.perf_counter() - older_than_s
-        stale = [s for s, t in self._sent.items() if t < limit] or list(self._sent)[:1]
-        for stamp in stale:
-            del self._sent[stamp]
-            self._missing.pop(stamp, None)
-        return len(stale)
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=2.0)
-        self.client.destroy_node()
-        self.context.try_shutdown()
-        self._thread.join(timeout=5.0)
-
-    def __enter__(self) -> FrameDriver:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

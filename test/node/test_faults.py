@@ -309,15 +309,16 @@ def test_a_signal_during_inference_shuts_the_node_down_cleanly(
     sig: int, tiny_onnx: Path, ros_domain_id: int, tmp_path: Path
 ) -> None:
     from stdc_ros.bench.soak import node_launch
-    from stdc_ros.harness.client import FrameDriver, synthetic_frames
+    from stdc_ros.harness.client import NodeClient
+    from stdc_ros.harness.frames import image_message, synthetic_frames
     from stdc_ros.harness.node_process import NodeProcess
 
     name = f"rel_signal_{ros_domain_id}"
     with (
         NodeProcess(node_launch(name, tiny_onnx, 1, ros_domain_id, tmp_path)) as node,
-        FrameDriver(name, ros_domain_id) as driver,
+        NodeClient(name, ros_domain_id) as driver,
     ):
-        messages = [driver.make_message(rgb) for rgb in synthetic_frames(240, 320, count=4)]
+        messages = [image_message(rgb) for rgb in synthetic_frames(240, 320, count=4)]
         driver.wait_ready(messages[0], timeout=60.0)
         stop = threading.Event()
         streamed: dict[str, Any] = {}
