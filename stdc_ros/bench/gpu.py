@@ -9,8 +9,8 @@ Rows, at 360x480, 720x960 and 1024x2048 (network input = frame size):
   in the graph) at its own size, host image in and labels out: needs no export at all;
 - ``torch-cuda fp16``: the torch network in half precision, channels_last, eager, input on the GPU.
 
-Needs only torch (CUDA), onnxruntime-gpu, numpy and this repository (run from its root; no TensorRT, no
-install). Weights are imported from the shipped ONNX file through ``training.onnx_import`` where that works (it
+Needs only torch (CUDA), onnxruntime-gpu, numpy and this repository (run from its root; no TensorRT, no install).
+Weights are imported from the shipped ONNX file through ``stdc_ros.model_tools.onnx_weights`` where that works (it
 needs the ``onnx`` package); otherwise the network keeps random weights, said so in the JSON and the table (speed
 does not depend on the weights). Exporting to ONNX needs the ``onnx`` package too: without it only the shipped
 file's row runs on ONNX Runtime, and the JSON says why the others were skipped.
@@ -145,11 +145,10 @@ def model_metadata(path: Path) -> dict[str, str]:
 def build_network(path: Path) -> tuple[Any, str]:
     """The torch network of the shipped file with its weights where they can be imported, else random weights."""
     try:
-        sys.path.insert(0, str(REPO))  # training/ is not an installed package
-        from training.onnx_import import read_onnx_network
+        from stdc_ros.model_tools.onnx_weights import read_onnx_network
 
         network, _ = read_onnx_network(path)
-        return network.eval(), f"imported from {path.name} (training.onnx_import)"
+        return network.eval(), f"imported from {path.name} (model_tools.onnx_weights)"
     except Exception as exc:  # ImportError (onnx, yaml), ModelFileError: random weights do for a speed benchmark
         import torch
 

@@ -16,9 +16,10 @@ import torch
 import yaml
 
 from stdc_ros.errors import ModelFileError
+from stdc_ros.model_tools.onnx_weights import read_onnx_network
 from stdc_ros.network import load_checkpoint_model
 from training.config import load_config
-from training.onnx_import import import_onnx, onnx_lineage, read_onnx_network
+from training.onnx_import import import_onnx, onnx_lineage
 
 from .test_training_smoke import smoke_config
 
