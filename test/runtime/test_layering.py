@@ -40,3 +40,13 @@ def test_runtime_imports_only_the_engine_builder_from_model_tools_and_only_lazil
 def test_model_tools_is_not_imported_by_the_node() -> None:
     imports = set().union(*(imported_modules(p) for p in sorted((PACKAGE / "node").glob("*.py"))))
     assert not {entry for entry in imports if entry[1].startswith("stdc_ros.model_tools")}
+
+
+def test_the_package_takes_nothing_from_training_or_the_tools_from_training() -> None:
+    """stdc_ros is installed without training/ (a folder of the repository), so no module of it may import training;
+    and training takes nothing from the benchmark or evaluation tooling."""
+    package = set().union(*(imported_modules(p) for p in sorted(PACKAGE.rglob("*.py"))))
+    assert not {entry for entry in package if entry[1] == "training" or entry[1].startswith("training.")}
+    training = set().union(*(imported_modules(p) for p in sorted((PACKAGE.parent / "training").glob("*.py"))))
+    tooling = ("stdc_ros.bench", "stdc_ros.evaluation", "stdc_ros.harness")
+    assert not {entry for entry in training if entry[1].startswith(tooling)}
