@@ -185,10 +185,13 @@ class NodeClient:
 
     def _on_message(self, topic: str, msgtype: str, raw: bytes) -> None:
         t = time.monotonic()
-        if topic.startswith(self.out_prefix):
-            self.tracker.arrived(topic[len(self.out_prefix) :], header_stamp_ns(raw), t)
-        elif topic == DIAGNOSTICS:
-            self._keep_status(raw)
+        try:
+            if topic.startswith(self.out_prefix):
+                self.tracker.arrived(topic[len(self.out_prefix) :], header_stamp_ns(raw), t)
+            elif topic == DIAGNOSTICS:
+                self._keep_status(raw)
+        except Exception as exc:  # one malformed message must not end the executor thread
+            LOG.warning("%s: cannot read a message (%s)", topic, exc)
         if self.record:
             self.received.put(Received(topic, msgtype, t, raw))
 
