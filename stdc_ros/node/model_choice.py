@@ -9,7 +9,7 @@ than FP32, so FP32 runs there. TensorRT builds FP16 engines, and everything else
 
 from __future__ import annotations
 
-from ..machine import cpu_has_int8_dot_product, read_cpu_info
+from ..machine import CpuInfo, cpu_has_int8_dot_product, read_cpu_info
 
 PRECISIONS = ("auto", "fp32", "fp16", "int8")
 FP32_MODEL = "models/stdc1_camvid.onnx"
@@ -37,12 +37,17 @@ def resolve_precision(precision: str, backend: str, device: str, int8_dot_produc
     return effective_precision(backend, device, int8_dot_product) if precision == "auto" else precision
 
 
-def auto_precision_reason(backend: str, device: str) -> str:
-    """Why ``auto`` chose what it did on this machine, for the node's log."""
-    chosen = effective_precision(backend, device)
-    if backend == "onnxruntime" and device.lower().partition(":")[0] == "cpu":
-        return f"precision auto -> {chosen}: int8 on this CPU runs on {read_cpu_info().int8_isa}"
-    return f"precision auto -> {chosen} for {backend} on {device}"
+def auto_precision_reason(backend: str, device: str, cpu: CpuInfo | None = None) -> str:
+    """Why ``auto`` chose what it did (``cpu``: this machine's by default), for the node's log."""
+    if not (backend == "onnxruntime" and device.lower().partition(":")[0] == "cpu"):
+        return f"precision auto -> {effective_precision(backend, device)} for {backend} on {device}"
+    cpu = cpu or read_cpu_info()
+    if cpu.int8_dot_product:
+        return f"precision auto -> int8: this CPU has int8 dot products ({cpu.int8_isa})"
+    return (
+        f"precision auto -> fp32: this CPU has no int8 dot-product instructions (int8 would run on {cpu.int8_isa}, "
+        "measured slower than fp32 on such a CPU: docs/performance.md)"
+    )
 
 
 def packaged_model(precision: str) -> str:

@@ -70,6 +70,20 @@ def test_int8_dot_product_from_cpu_flags(flags: str, dot: bool) -> None:
     assert cpu.int8_dot_product is dot
 
 
+def test_the_log_says_why_auto_chose() -> None:
+    from stdc_ros.machine import parse_cpuinfo
+    from stdc_ros.node.model_choice import auto_precision_reason
+
+    def cpu(flags: str) -> Any:
+        return parse_cpuinfo(f"processor : 0\nmodel name : test\nflags : {flags}\n")
+
+    vnni = auto_precision_reason("onnxruntime", "cpu", cpu("avx2 fma avx512f avx512bw avx512_vnni"))
+    assert vnni == "precision auto -> int8: this CPU has int8 dot products (AVX-512 VNNI)"
+    avx2 = auto_precision_reason("onnxruntime", "cpu", cpu("avx2 fma"))
+    assert avx2.startswith("precision auto -> fp32: this CPU has no int8 dot-product instructions") and "AVX2" in avx2
+    assert auto_precision_reason("tensorrt", "cuda") == "precision auto -> fp16 for tensorrt on cuda"
+
+
 def test_unknown_precision_is_refused() -> None:
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("int4", "onnxruntime", "cpu")
