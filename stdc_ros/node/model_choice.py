@@ -16,6 +16,10 @@ FP32_MODEL = "models/stdc1_camvid.onnx"
 INT8_MODEL = "models/stdc1_camvid_int8.onnx"  # the same network, Q/DQ int8 (TensorRT can take it too)
 
 
+def _onnxruntime_on_cpu(backend: str, device: str) -> bool:
+    return backend == "onnxruntime" and device.lower().partition(":")[0] == "cpu"
+
+
 def effective_precision(backend: str, device: str, int8_dot_product: bool | None = None) -> str:
     """What ``precision: auto`` means for ``backend`` on ``device``: int8, fp16 or fp32.
 
@@ -24,7 +28,7 @@ def effective_precision(backend: str, device: str, int8_dot_product: bool | None
     kind = device.lower().partition(":")[0]
     if backend == "tensorrt" or (backend == "onnxruntime" and kind == "tensorrt"):
         return "fp16"
-    if backend == "onnxruntime" and kind == "cpu":
+    if _onnxruntime_on_cpu(backend, device):
         fast_int8 = cpu_has_int8_dot_product() if int8_dot_product is None else int8_dot_product
         return "int8" if fast_int8 else "fp32"
     return "fp32"
@@ -39,7 +43,7 @@ def resolve_precision(precision: str, backend: str, device: str, int8_dot_produc
 
 def auto_precision_reason(backend: str, device: str, cpu: CpuInfo | None = None) -> str:
     """Why ``auto`` chose what it did (``cpu``: this machine's by default), for the node's log."""
-    if not (backend == "onnxruntime" and device.lower().partition(":")[0] == "cpu"):
+    if not _onnxruntime_on_cpu(backend, device):
         return f"precision auto -> {effective_precision(backend, device)} for {backend} on {device}"
     cpu = cpu or read_cpu_info()
     if cpu.int8_dot_product:

@@ -153,6 +153,14 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
                 f"{model_path} was exported for {format_size(meta.input_size)} but "
                 f"{format_size(tuple(input_size))} was asked for; re-export with --input-size"
             )
+        if meta.precision == "int8" and _name(self._providers[0]) == CPU and not cpu_has_int8_dot_product():
+            log.warning(
+                "%s is INT8 but this CPU has no int8 dot-product instructions (int8 on %s): ONNX Runtime emulates "
+                "them, slower than FP32 and further from its labels (docs/performance.md); precision auto or fp32 "
+                "runs the FP32 model",
+                model_path,
+                read_cpu_info().int8_isa,
+            )
         super().__init__(model_path, meta.input_size, meta.num_classes)
         self.meta = meta
         self.format = meta.format
@@ -166,8 +174,9 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
 
     def _open(self, path: Path, prepost: str) -> tuple[ort.InferenceSession, ModelMetadata, str]:
         """Session, metadata and the pre/post-processing mode actually used (a raw model is always numpy)."""
-        cpu_x86 = _name(self._providers[0]) == CPU and is_x86()
-        proto = _load_proto(path) if prepost == "numpy" or not self._test_time_flip or cpu_x86 else None
+        # uint8 activations only where int8 dot products take them (without, x86's 16-bit multiply-adds saturate)
+        uint8_view = _name(self._providers[0]) == CPU and is_x86() and cpu_has_int8_dot_product()
+        proto = _load_proto(path) if prepost == "numpy" or not self._test_time_flip or uint8_view else None
         if proto is None:  # graph mode asked, or the onnx package is missing
             session = self._new_session(str(path), path)
             meta = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, path)
@@ -178,17 +187,9 @@ class OnnxRuntimeSegmentation(SegmentationRuntime):
             return session, meta, "graph" if meta.format == FORMAT_FULL else "numpy"
         if not self._test_time_flip:
             proto = _single_pass(proto, path)
-        if cpu_x86 and cpu_has_int8_dot_product():
+        if uint8_view:
             proto = _uint8_view(proto, path)
         meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, path)
-        if meta.precision == "int8" and _name(self._providers[0]) == CPU and not cpu_has_int8_dot_product():
-            log.warning(
-                "%s is INT8 but this CPU has no int8 dot-product instructions (int8 on %s): ONNX Runtime emulates "
-                "them, slower than FP32 and further from its labels (see README, Model); precision auto or fp32 "
-                "runs the FP32 model",
-                path,
-                read_cpu_info().int8_isa,
-            )
         if meta.format != FORMAT_FULL:
             return self._new_session(proto.SerializeToString(), path), meta, "numpy"
         network = _cut_network(proto, meta, path) if prepost == "numpy" else None
