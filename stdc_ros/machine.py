@@ -83,7 +83,7 @@ class CpuInfo:
     @property
     def int8_dot_product(self) -> bool:
         """Whether int8 GEMMs get dot-product instructions; without them ONNX Runtime's int8 model ran slower than
-        float32 here (AMD EPYC family 25, AVX2: 107 against 83 ms at 360x480, 2 threads)."""
+        float32 here (AMD EPYC family 25, AVX2: 136 against 111 ms at 360x480, 2 threads; docs/performance.md)."""
         return bool(self.flags & INT8_DOT_FLAGS)
 
     @property
